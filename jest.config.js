@@ -1,0 +1,30 @@
+/**
+ * Three tiers (see README, "Tests"): unit specs beside the code, integration
+ * specs on a real Redis and loopback HTTP, end-to-end specs that start the
+ * built api and worker as processes.
+ */
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+    },
+  },
+];
+
+const moduleNameMapper = {
+  '^@lib/(.*)$': '<rootDir>/libs/$1/src',
+};
+
+const base = { rootDir: __dirname, testEnvironment: 'node', transform: { '^.+\\.ts$': swc }, moduleNameMapper };
+
+module.exports = {
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'] },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], slowTestThreshold: 30 },
+  ],
+  testTimeout: 30_000,
+};

@@ -1,0 +1,172 @@
+/**
+ * Configuration: read from the environment once at start-up, validated, and
+ * frozen into a typed object. A bad or missing setting stops the process with
+ * a message that names it.
+ */
+import { z } from 'zod';
+import type { SendLimitPolicy, TokenPolicy } from '@lib/domain';
+import { maxRetryWindowMs, type DispatchRetryPolicy } from '@lib/dispatch-contract';
+
+const DEV_ADMIN_TOKEN = 'local-admin-token-change-me';
+const DEV_TOKEN_HASH_SECRET = 'local-token-hash-secret-change-me-0123456789';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const optionalUrl = optionalString.pipe(z.url().optional());
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(3000, 0),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.{}-]+$/).default('dts'),
+  REDIS_COMMAND_TIMEOUT_MS: int(800, 50),
+  ADMIN_TOKEN: optionalString,
+  TOKEN_HASH_SECRET: optionalString,
+  TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
+  TOKEN_LENGTH: int(6, 4),
+  TOKEN_TTL_SECONDS: int(300, 30),
+  TOKEN_MAX_FAILED_ATTEMPTS: int(5, 1),
+  RESEND_COALESCE_SECONDS: int(30, 0),
+  SEND_LIMIT_PER_DEVICE_PER_HOUR: int(5, 1),
+  SEND_LIMIT_PER_DESTINATION_PER_HOUR: int(10, 1),
+  AUTH_MAX_CLOCK_SKEW_SECONDS: int(300, 5),
+  BODY_LIMIT_BYTES: int(16 * 1024, 256),
+  REQUEST_TIMEOUT_MS: int(10_000, 100),
+  WORKER_CONCURRENCY: int(10, 1),
+  DISPATCH_ATTEMPTS: int(6, 1),
+  DISPATCH_BACKOFF_MS: int(1000, 1),
+  PROVIDER_TIMEOUT_MS: int(10_000, 100),
+  TWILIO_ACCOUNT_SID: optionalString,
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_FROM_NUMBER: optionalString,
+  TWILIO_API_URL: optionalUrl,
+  SES_FROM_ADDRESS: optionalString,
+  SES_ENDPOINT: optionalUrl,
+  AWS_REGION: z.string().default('us-east-1'),
+  OUTBOX_PATH: z.string().default('.outbox/messages.log'),
+  SMS_TEMPLATE: z
+    .string()
+    .default('Seu código de aprovação de dispositivo é {code}. Ele expira em {minutes} minutos. Não compartilhe este código.'),
+  EMAIL_SUBJECT: z.string().default('Código de aprovação de dispositivo'),
+  EMAIL_TEMPLATE: z
+    .string()
+    .default(
+      'Olá, {name}.\n\nSeu código de aprovação de dispositivo é {code}. Ele expira em {minutes} minutos.\n\nSe você não solicitou este código, ignore esta mensagem.',
+    ),
+});
+
+export type SmsTransportConfig =
+  | { kind: 'twilio'; accountSid: string; authToken: string; fromNumber: string; apiUrl?: string }
+  | { kind: 'outbox'; path: string };
+
+export type EmailTransportConfig =
+  | { kind: 'ses'; fromAddress: string; region: string; endpoint?: string }
+  | { kind: 'outbox'; path: string };
+
+export interface AppConfig {
+  env: 'development' | 'test' | 'production';
+  http: { host: string; port: number; bodyLimitBytes: number; requestTimeoutMs: number };
+  redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
+  adminToken: string;
+  tokenHashSecret: string;
+  tokenPolicy: TokenPolicy;
+  sendLimits: SendLimitPolicy;
+  authMaxClockSkewSeconds: number;
+  worker: { concurrency: number };
+  retry: DispatchRetryPolicy;
+  providerTimeoutMs: number;
+  sms: SmsTransportConfig;
+  email: EmailTransportConfig;
+  messages: { smsTemplate: string; emailSubject: string; emailTemplate: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  const problems: string[] = [];
+
+  const adminToken = e.ADMIN_TOKEN ?? (production ? undefined : DEV_ADMIN_TOKEN);
+  if (!adminToken) problems.push('ADMIN_TOKEN: required when NODE_ENV=production');
+  else if (production && adminToken.length < 24) problems.push('ADMIN_TOKEN: must be at least 24 characters in production');
+
+  const tokenHashSecret = e.TOKEN_HASH_SECRET ?? (production ? undefined : DEV_TOKEN_HASH_SECRET);
+  if (!tokenHashSecret) problems.push('TOKEN_HASH_SECRET: required when NODE_ENV=production');
+  else if (tokenHashSecret.length < 32) problems.push('TOKEN_HASH_SECRET: must be at least 32 characters');
+
+  if (new Set(e.TOKEN_ALPHABET).size !== e.TOKEN_ALPHABET.length) problems.push('TOKEN_ALPHABET: characters must be unique');
+
+  const twilioVars = { TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER: e.TWILIO_FROM_NUMBER };
+  const twilioMissing = Object.entries(twilioVars).filter(([, v]) => !v).map(([k]) => k);
+  let sms: SmsTransportConfig;
+  if (twilioMissing.length === 0) {
+    sms = { kind: 'twilio', accountSid: e.TWILIO_ACCOUNT_SID!, authToken: e.TWILIO_AUTH_TOKEN!, fromNumber: e.TWILIO_FROM_NUMBER!, apiUrl: e.TWILIO_API_URL };
+  } else {
+    if (production) problems.push(`${twilioMissing.join(', ')}: required when NODE_ENV=production (SMS delivery through Twilio)`);
+    else if (twilioMissing.length < 3) problems.push(`${twilioMissing.join(', ')}: set all three Twilio settings or none`);
+    sms = { kind: 'outbox', path: e.OUTBOX_PATH };
+  }
+
+  let email: EmailTransportConfig;
+  if (e.SES_FROM_ADDRESS) {
+    email = { kind: 'ses', fromAddress: e.SES_FROM_ADDRESS, region: e.AWS_REGION, endpoint: e.SES_ENDPOINT };
+  } else {
+    if (production) problems.push('SES_FROM_ADDRESS: required when NODE_ENV=production (e-mail delivery through SES)');
+    email = { kind: 'outbox', path: e.OUTBOX_PATH };
+  }
+
+  const retry: DispatchRetryPolicy = { attempts: e.DISPATCH_ATTEMPTS, backoffMs: e.DISPATCH_BACKOFF_MS };
+  if (maxRetryWindowMs(retry) >= e.TOKEN_TTL_SECONDS * 1000) {
+    problems.push('DISPATCH_ATTEMPTS/DISPATCH_BACKOFF_MS: the retry window must be shorter than TOKEN_TTL_SECONDS');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    env: e.NODE_ENV,
+    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    adminToken: adminToken!,
+    tokenHashSecret: tokenHashSecret!,
+    tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },
+    sendLimits: {
+      coalesceWindowSeconds: e.RESEND_COALESCE_SECONDS,
+      perDevicePerHour: e.SEND_LIMIT_PER_DEVICE_PER_HOUR,
+      perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
+    },
+    authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
+    worker: { concurrency: e.WORKER_CONCURRENCY },
+    retry,
+    providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    sms,
+    email,
+    messages: { smsTemplate: e.SMS_TEMPLATE, emailSubject: e.EMAIL_SUBJECT, emailTemplate: e.EMAIL_TEMPLATE },
+  });
+}
+
+/** For `main.ts`: load or exit with the problems listed, without a stack trace. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+}

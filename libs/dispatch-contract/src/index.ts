@@ -1,0 +1,68 @@
+/**
+ * The queue contract shared by the API (producer) and the worker (consumer):
+ * queue and job names, the typed payload and the job options. A payload
+ * carries identifiers only: never a token, a secret or contact data, since
+ * job data is stored in Redis and shown on the dashboard.
+ */
+import type { ContactType } from '@lib/domain';
+
+export const DISPATCH_QUEUE = 'token-dispatch';
+
+export const DispatchJobName = {
+  sendToken: 'send-token',
+} as const;
+export type DispatchJobName = (typeof DispatchJobName)[keyof typeof DispatchJobName];
+
+export interface SendTokenPayload {
+  /** Identifies this send request; also the BullMQ job id. */
+  dispatchId: string;
+  accountKey: string;
+  deviceKey: string;
+  channel: ContactType;
+  /** Correlates the API request with every worker log line of this dispatch. */
+  requestId: string;
+}
+
+export interface DispatchJob {
+  name: typeof DispatchJobName.sendToken;
+  data: SendTokenPayload;
+}
+
+export interface DispatchRetryPolicy {
+  /** Total attempts, first one included. */
+  attempts: number;
+  /** First backoff delay; doubles each retry, with full jitter. */
+  backoffMs: number;
+}
+
+/** Custom backoff strategy name registered by the worker. */
+export const BACKOFF_STRATEGY = 'exponential-jitter';
+
+/**
+ * Exponential backoff with "equal jitter": half the delay is fixed, half is
+ * random, so retries spread out yet never collapse to zero.
+ */
+export function backoffDelay(attemptsMade: number, baseMs: number, random: () => number = Math.random): number {
+  const ceiling = baseMs * 2 ** Math.max(0, attemptsMade - 1);
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** Worst-case time spent waiting between attempts; must stay under the token lifetime. */
+export function maxRetryWindowMs(policy: DispatchRetryPolicy): number {
+  let total = 0;
+  for (let made = 1; made < policy.attempts; made += 1) total += policy.backoffMs * 2 ** (made - 1);
+  return total;
+}
+
+export function dispatchJobOptions(policy: DispatchRetryPolicy, dispatchId: string) {
+  return {
+    jobId: dispatchId,
+    attempts: policy.attempts,
+    backoff: { type: BACKOFF_STRATEGY },
+    // Completed jobs stay long enough that re-adding the same job id inside
+    // the coalescing window is a no-op rather than a second send.
+    removeOnComplete: { age: 24 * 3600, count: 10_000 },
+    // Failed jobs are kept for inspection and manual retry from the dashboard.
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}

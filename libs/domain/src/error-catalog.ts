@@ -1,0 +1,187 @@
+/**
+ * The error catalog: every code the service can answer with, its HTTP status
+ * and its texts in English and Brazilian Portuguese.
+ *
+ * Codes from the upstream banking API are wire facts and keep their exact
+ * spelling. Codes prefixed `DTS` are the project's own, for cases the
+ * upstream pages leave without a code (see README, "Error catalog").
+ */
+export interface CatalogEntry {
+  readonly status: number;
+  readonly title: string;
+  readonly description: string;
+  readonly translation: string;
+}
+
+export const ERROR_CATALOG = {
+  // --- upstream wire facts -------------------------------------------------
+  QIT000001: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Schema Error',
+    translation: 'Erro de Schema',
+  },
+  OBD000002: {
+    status: 404,
+    title: 'Not Found',
+    description: 'Bank account not found',
+    translation: 'Conta não encontrada',
+  },
+  OBD000088: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Account blocked or closed can not perform this action',
+    translation: 'A conta bloqueada ou fechada não pode executar esta ação',
+  },
+  OBD000089: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'Hub account can not perform this action',
+    translation: 'A conta hub não pode executar esta ação',
+  },
+  OBD000090: {
+    status: 403,
+    title: 'No approver permission',
+    description: 'Given document number does not belong to an approver for this account',
+    translation: 'O documento informado não pertence a um aprovador desta conta',
+  },
+  OBD000097: {
+    status: 400,
+    title: 'Error occurred while sending token',
+    description: 'An unexpected error occurred while sending token',
+    translation: 'Um erro inesperado ocorreu ao tentar enviar token',
+  },
+  OBD000099: {
+    status: 400,
+    title: 'Number of token validation attempts exceeded',
+    description: 'The maximum number of failed token validation attempts has been reached',
+    translation: 'Número máximo de tentativas de validação de token atingida',
+  },
+  OBD000100: {
+    status: 404,
+    title: 'Device not found',
+    description: 'No device is associated with the provided device_key.',
+    translation: 'Nenhum dispositivo está associado à device_key fornecida.',
+  },
+  GDF000003: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'No API Client Key received',
+    translation: 'Nenhuma API Client Key recebida',
+  },
+  GDF000014: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'QI Unauthenticated',
+    translation: 'QI não autenticado',
+  },
+  GDF000018: {
+    status: 404,
+    title: 'Not Found',
+    description: 'No ClientIntegration found for api_client_key',
+    translation: 'Nenhuma integração de cliente encontrada para a api_client_key',
+  },
+
+  // --- the project's own (ours) -------------------------------------------
+  DTS000001: {
+    status: 400,
+    title: 'Incorrect token',
+    description: 'The token informed does not match the token sent',
+    translation: 'O token informado não corresponde ao token enviado',
+  },
+  DTS000002: {
+    status: 400,
+    title: 'Invalid status',
+    description: 'The device status does not allow this action',
+    translation: 'O status do dispositivo não permite esta ação',
+  },
+  DTS000003: {
+    status: 409,
+    title: 'Device already exists',
+    description: 'A device with the provided device_key already exists',
+    translation: 'Já existe um dispositivo com a device_key fornecida',
+  },
+  DTS000004: {
+    status: 429,
+    title: 'Too many token requests',
+    description: 'The limit of token sends for this device or destination has been reached; try again later',
+    translation: 'O limite de envios de token para este dispositivo ou destino foi atingido; tente novamente mais tarde',
+  },
+  DTS000005: {
+    status: 400,
+    title: 'Token expired',
+    description: 'There is no valid token for this device; request a new one',
+    translation: 'Não há token válido para este dispositivo; solicite um novo',
+  },
+  DTS000006: {
+    status: 404,
+    title: 'Not Found',
+    description: 'Route not found',
+    translation: 'Rota não encontrada',
+  },
+  DTS000007: {
+    status: 415,
+    title: 'Unsupported Media Type',
+    description: 'The request body must be application/json',
+    translation: 'O corpo da requisição deve ser application/json',
+  },
+  DTS000008: {
+    status: 413,
+    title: 'Payload Too Large',
+    description: 'The request body is larger than allowed',
+    translation: 'O corpo da requisição é maior que o permitido',
+  },
+  DTS000009: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'Missing or invalid admin credentials',
+    translation: 'Credenciais de administrador ausentes ou inválidas',
+  },
+  DTS000010: {
+    status: 503,
+    title: 'Service Unavailable',
+    description: 'A service dependency is unavailable; try again later',
+    translation: 'Uma dependência do serviço está indisponível; tente novamente mais tarde',
+  },
+  DTS000011: {
+    status: 405,
+    title: 'Method Not Allowed',
+    description: 'The method is not allowed for this route',
+    translation: 'O método não é permitido para esta rota',
+  },
+  DTS000012: {
+    status: 500,
+    title: 'Internal Server Error',
+    description: 'An unexpected error occurred',
+    translation: 'Ocorreu um erro inesperado',
+  },
+} as const satisfies Record<string, CatalogEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/** Readable aliases, so code says what happened rather than a number. */
+export const ErrorCodes = {
+  schema: 'QIT000001',
+  accountNotFound: 'OBD000002',
+  accountInactive: 'OBD000088',
+  hubAccount: 'OBD000089',
+  notAnApprover: 'OBD000090',
+  sendFailed: 'OBD000097',
+  attemptsExceeded: 'OBD000099',
+  deviceNotFound: 'OBD000100',
+  noClientKey: 'GDF000003',
+  unauthenticated: 'GDF000014',
+  unknownClient: 'GDF000018',
+  incorrectToken: 'DTS000001',
+  invalidStatus: 'DTS000002',
+  deviceExists: 'DTS000003',
+  tooManyRequests: 'DTS000004',
+  tokenExpired: 'DTS000005',
+  routeNotFound: 'DTS000006',
+  unsupportedMediaType: 'DTS000007',
+  payloadTooLarge: 'DTS000008',
+  adminUnauthorized: 'DTS000009',
+  unavailable: 'DTS000010',
+  methodNotAllowed: 'DTS000011',
+  internal: 'DTS000012',
+} as const satisfies Record<string, ErrorCode>;
