@@ -4,3 +4,4 @@ export * from './device-status';
 export * from './contact';
 export * from './token-policy';
 export * from './send-limit-policy';
+export * from './token-crypto';

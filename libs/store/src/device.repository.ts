@@ -1,0 +1,237 @@
+/**
+ * Devices, their status history, token state and send bookkeeping. Every
+ * check-then-write runs as one Lua script (see device.scripts.ts).
+ */
+import type Redis from 'ioredis';
+import { DeviceStatus, isDeviceStatus, type ContactType, type StatusEvent } from '@lib/domain';
+import {
+  ARM_TOKEN,
+  COMPLETE_VALIDATION,
+  DISABLE_DEVICE,
+  FAIL_VALIDATION,
+  MARK_SENT,
+  REQUEST_DISPATCH,
+  RESERVE_ATTEMPT,
+} from './device.scripts';
+import type { Device, DeviceView, Dispatch, DispatchState } from './records';
+import type { RedisKeys } from './redis-keys';
+
+export interface DispatchRequest {
+  accountKey: string;
+  deviceKey: string;
+  dispatchId: string;
+  requestId: string;
+  channel: ContactType;
+  /** Keyed digest of the destination address, for the per-destination cap. */
+  destinationDigest: string;
+  maskedDestination: string;
+  nowMs: number;
+  maxFailedAttempts: number;
+  coalesceMs: number;
+  perDeviceCap: number;
+  perDestinationCap: number;
+  windowMs: number;
+}
+
+export interface NewDevice {
+  sessionId: string;
+  contactType: ContactType;
+  approverDocument: string;
+}
+
+export type DispatchRequestResult =
+  | { outcome: 'queued' | 'coalesced'; dispatchId: string; channel: ContactType; requestId: string; createdAt?: string }
+  | { outcome: 'exists' | 'not_found' | 'locked' }
+  | { outcome: 'invalid_status'; status: string }
+  | { outcome: 'device_cap' | 'destination_cap'; retryAfterMs: number };
+
+export type ReserveResult =
+  | { outcome: 'reserved'; tokenHash: string; tokenDispatchId: string; failedAttempts: number }
+  | { outcome: 'not_found' | 'locked' | 'expired' }
+  | { outcome: 'invalid_status'; status: string };
+
+export type ArmResult = 'armed' | 'gone' | 'not_pending' | 'superseded';
+
+const DISPATCH_TTL_SECONDS = 30 * 24 * 3600;
+
+const eventJson = (status: DeviceStatus, at: string) => JSON.stringify({ new_status: status, event_date: at } satisfies StatusEvent);
+
+export class DeviceRepository {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** Creates the device and queues its first send, atomically; or resends. */
+  async requestDispatch(req: DispatchRequest, create?: NewDevice): Promise<DispatchRequestResult> {
+    const nowIso = new Date(req.nowMs).toISOString();
+    const reply = (await REQUEST_DISPATCH.run(
+      this.redis,
+      [
+        this.keys.device(req.deviceKey),
+        this.keys.deviceEvents(req.deviceKey),
+        this.keys.coalesce(req.deviceKey),
+        this.keys.deviceSends(req.deviceKey),
+        this.keys.destinationSends(req.destinationDigest),
+        this.keys.dispatch(req.dispatchId),
+      ],
+      [
+        create ? 'create' : 'resend',
+        req.accountKey,
+        req.nowMs,
+        nowIso,
+        req.coalesceMs,
+        req.perDeviceCap,
+        req.perDestinationCap,
+        req.windowMs,
+        req.dispatchId,
+        req.channel,
+        req.maskedDestination,
+        req.maxFailedAttempts,
+        DISPATCH_TTL_SECONDS,
+        req.requestId,
+        create?.sessionId ?? '',
+        create?.contactType ?? '',
+        create?.approverDocument ?? '',
+        eventJson(DeviceStatus.pending, nowIso),
+      ],
+    )) as string[];
+    const [outcome, a, b, c] = reply;
+    switch (outcome) {
+      case 'queued':
+      case 'coalesced':
+        return { outcome, dispatchId: a, channel: b as ContactType, requestId: c, createdAt: create ? nowIso : undefined };
+      case 'invalid_status':
+        return { outcome, status: a };
+      case 'device_cap':
+      case 'destination_cap':
+        return { outcome, retryAfterMs: Number(a) };
+      case 'exists':
+      case 'not_found':
+      case 'locked':
+        return { outcome };
+      default:
+        throw new Error(`unexpected reply from ${REQUEST_DISPATCH.name}: ${outcome}`);
+    }
+  }
+
+  async get(deviceKey: string): Promise<Device | undefined> {
+    const raw = await this.redis.hgetall(this.keys.device(deviceKey));
+    return toDevice(deviceKey, raw);
+  }
+
+  /** Device, status history and latest dispatch, in two round trips at most. */
+  async view(deviceKey: string): Promise<DeviceView | undefined> {
+    const results = await this.redis
+      .multi()
+      .hgetall(this.keys.device(deviceKey))
+      .lrange(this.keys.deviceEvents(deviceKey), 0, -1)
+      .exec();
+    if (!results) throw new Error('device view transaction aborted');
+    const [[e1, raw], [e2, events]] = results as [[Error | null, Record<string, string>], [Error | null, string[]]];
+    if (e1 || e2) throw e1 ?? e2;
+    const device = toDevice(deviceKey, raw);
+    if (!device) return undefined;
+    const dispatch = device.latestDispatchId ? await this.dispatch(device.latestDispatchId) : undefined;
+    return { device, events: events.map((e) => JSON.parse(e) as StatusEvent), dispatch };
+  }
+
+  async dispatch(dispatchId: string): Promise<Dispatch | undefined> {
+    const raw = await this.redis.hgetall(this.keys.dispatch(dispatchId));
+    return toDispatch(raw);
+  }
+
+  async reserveAttempt(accountKey: string, deviceKey: string, maxFailedAttempts: number, nowMs: number): Promise<ReserveResult> {
+    const [outcome, a, b, c] = (await RESERVE_ATTEMPT.run(this.redis, [this.keys.device(deviceKey)], [accountKey, maxFailedAttempts, nowMs])) as string[];
+    if (outcome === 'reserved') return { outcome, tokenHash: a, tokenDispatchId: b, failedAttempts: Number(c) };
+    if (outcome === 'invalid_status') return { outcome, status: a };
+    return { outcome: outcome as 'not_found' | 'locked' | 'expired' };
+  }
+
+  async completeValidation(deviceKey: string, tokenDispatchId: string, nowMs: number): Promise<'created' | 'changed'> {
+    return (await COMPLETE_VALIDATION.run(
+      this.redis,
+      [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
+      [tokenDispatchId, eventJson(DeviceStatus.created, new Date(nowMs).toISOString())],
+    )) as 'created' | 'changed';
+  }
+
+  async failValidation(deviceKey: string, maxFailedAttempts: number, nowMs: number): Promise<{ locked: boolean; failedAttempts: number }> {
+    const [outcome, n] = (await FAIL_VALIDATION.run(
+      this.redis,
+      [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
+      [maxFailedAttempts, eventJson(DeviceStatus.rejected, new Date(nowMs).toISOString())],
+    )) as string[];
+    return { locked: outcome === 'locked', failedAttempts: Number(n) };
+  }
+
+  async disable(accountKey: string, deviceKey: string, nowMs: number): Promise<{ outcome: 'disabled' | 'already'; createdAt: string } | { outcome: 'not_found' }> {
+    const [outcome, createdAt] = (await DISABLE_DEVICE.run(
+      this.redis,
+      [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
+      [accountKey, eventJson(DeviceStatus.disabled, new Date(nowMs).toISOString())],
+    )) as string[];
+    if (outcome === 'not_found') return { outcome };
+    return { outcome: outcome as 'disabled' | 'already', createdAt };
+  }
+
+  // --- worker side -----------------------------------------------------------
+
+  async armToken(deviceKey: string, dispatchId: string, tokenHash: string, expiresAtMs: number, attempt: number): Promise<ArmResult> {
+    return (await ARM_TOKEN.run(
+      this.redis,
+      [this.keys.device(deviceKey), this.keys.dispatch(dispatchId)],
+      [dispatchId, tokenHash, expiresAtMs, new Date().toISOString(), attempt],
+    )) as ArmResult;
+  }
+
+  async markSent(deviceKey: string, dispatchId: string, provider: string, providerMessageId: string, expiresAtMs: number, attempt: number): Promise<void> {
+    await MARK_SENT.run(
+      this.redis,
+      [this.keys.device(deviceKey), this.keys.dispatch(dispatchId)],
+      [dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider],
+    );
+  }
+
+  async markFailure(dispatchId: string, state: Extract<DispatchState, 'retrying' | 'failed'>, errorCode: string, attempt: number): Promise<void> {
+    await this.redis.hset(this.keys.dispatch(dispatchId), {
+      state,
+      last_error_code: errorCode,
+      attempts: attempt,
+      updated_at: new Date().toISOString(),
+    });
+  }
+}
+
+function toDevice(deviceKey: string, raw: Record<string, string>): Device | undefined {
+  if (!raw.account_key || !isDeviceStatus(raw.status)) return undefined;
+  return {
+    deviceKey,
+    accountKey: raw.account_key,
+    sessionId: raw.session_id,
+    status: raw.status,
+    contactType: raw.contact_type as ContactType,
+    approverDocument: raw.approver_document,
+    createdAt: raw.created_at,
+    failedAttempts: Number(raw.failed_attempts ?? 0),
+    latestDispatchId: raw.latest_dispatch_id || undefined,
+  };
+}
+
+function toDispatch(raw: Record<string, string>): Dispatch | undefined {
+  if (!raw.dispatch_id) return undefined;
+  return {
+    dispatchId: raw.dispatch_id,
+    deviceKey: raw.device_key,
+    channel: raw.channel as ContactType,
+    state: raw.state as DispatchState,
+    attempts: Number(raw.attempts ?? 0),
+    destination: raw.destination,
+    provider: raw.provider || undefined,
+    providerMessageId: raw.provider_message_id || undefined,
+    lastErrorCode: raw.last_error_code || undefined,
+    requestedAt: raw.requested_at,
+    sentAt: raw.sent_at || undefined,
+    updatedAt: raw.updated_at,
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * Lua scripts for the device life cycle. Each one checks and writes in a
+ * single atomic step, so concurrent requests cannot slip past a rule (two
+ * resends both under the cap, two wrong guesses both under the limit).
+ */
+import { LuaScript } from './lua-script';
+
+/**
+ * Create a device (mode `create`) or request a resend (mode `resend`), apply
+ * coalescing and send caps, and record the dispatch as queued.
+ *
+ * KEYS: 1 device, 2 device events, 3 coalesce, 4 device sends, 5 destination sends, 6 dispatch
+ * ARGV: 1 mode, 2 account key, 3 now ms, 4 now ISO, 5 coalesce ms, 6 device cap,
+ *       7 destination cap, 8 window ms, 9 dispatch id, 10 channel, 11 masked destination,
+ *       12 max failed attempts, 13 dispatch ttl s, 14 request id,
+ *       15 session id, 16 contact type, 17 approver document, 18 pending event JSON
+ * Returns: {'queued'|'coalesced', dispatchId, channel, requestId} or
+ *          {'exists'} | {'not_found'} | {'locked'} | {'invalid_status', status} |
+ *          {'device_cap'|'destination_cap', retryAfterMs}
+ */
+export const REQUEST_DISPATCH = new LuaScript(
+  'request-dispatch',
+  `
+local mode = ARGV[1]
+local now = tonumber(ARGV[3])
+local windowMs = tonumber(ARGV[8])
+
+if mode == 'create' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+else
+  local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'failed_attempts')
+  if (not d[1]) or d[1] ~= ARGV[2] then return {'not_found'} end
+  if d[2] == 'rejected' or tonumber(d[3] or '0') >= tonumber(ARGV[12]) then return {'locked'} end
+  if d[2] ~= 'pending_2fa_approval' then return {'invalid_status', d[2]} end
+  local coalesced = redis.call('GET', KEYS[3])
+  if coalesced then
+    local sep1 = string.find(coalesced, '|', 1, true)
+    local sep2 = string.find(coalesced, '|', sep1 + 1, true)
+    return {'coalesced', string.sub(coalesced, 1, sep1 - 1), string.sub(coalesced, sep1 + 1, sep2 - 1), string.sub(coalesced, sep2 + 1)}
+  end
+end
+
+local function retry_after(key)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(math.max(tonumber(oldest[2]) + windowMs - now, 1000))
+end
+
+redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - windowMs)
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'device_cap', retry_after(KEYS[4])} end
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - windowMs)
+if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then return {'destination_cap', retry_after(KEYS[5])} end
+
+if mode == 'create' then
+  redis.call('HSET', KEYS[1],
+    'account_key', ARGV[2], 'session_id', ARGV[15], 'status', 'pending_2fa_approval',
+    'contact_type', ARGV[16], 'approver_document', ARGV[17], 'created_at', ARGV[4],
+    'failed_attempts', '0')
+  redis.call('RPUSH', KEYS[2], ARGV[18])
+end
+redis.call('HSET', KEYS[1], 'latest_dispatch_id', ARGV[9])
+
+redis.call('ZADD', KEYS[4], now, ARGV[9])
+redis.call('PEXPIRE', KEYS[4], windowMs)
+redis.call('ZADD', KEYS[5], now, ARGV[9])
+redis.call('PEXPIRE', KEYS[5], windowMs)
+if tonumber(ARGV[5]) > 0 then
+  redis.call('SET', KEYS[3], ARGV[9] .. '|' .. ARGV[10] .. '|' .. ARGV[14], 'PX', ARGV[5])
+end
+
+redis.call('HSET', KEYS[6],
+  'dispatch_id', ARGV[9], 'device_key', string.match(KEYS[1], '[^:]+$'), 'channel', ARGV[10],
+  'state', 'queued', 'attempts', '0', 'destination', ARGV[11],
+  'requested_at', ARGV[4], 'updated_at', ARGV[4])
+redis.call('EXPIRE', KEYS[6], ARGV[13])
+return {'queued', ARGV[9], ARGV[10], ARGV[14]}
+`,
+);
+
+/**
+ * Reserve one validation attempt before the token is compared, so that any
+ * number of concurrent guesses can never exceed the limit.
+ *
+ * KEYS: 1 device. ARGV: 1 account key, 2 max failed attempts, 3 now ms
+ * Returns {'reserved', tokenHash, tokenDispatchId, failedAttempts} or
+ *         {'not_found'} | {'locked'} | {'invalid_status', status} | {'expired'}
+ */
+export const RESERVE_ATTEMPT = new LuaScript(
+  'reserve-attempt',
+  `
+local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'failed_attempts', 'token_hash', 'token_expires_at', 'token_dispatch_id')
+if (not d[1]) or d[1] ~= ARGV[1] then return {'not_found'} end
+if d[2] == 'rejected' or tonumber(d[3] or '0') >= tonumber(ARGV[2]) then return {'locked'} end
+if d[2] ~= 'pending_2fa_approval' then return {'invalid_status', d[2]} end
+if (not d[4]) or (not d[5]) or tonumber(d[5]) <= tonumber(ARGV[3]) then return {'expired'} end
+local n = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
+return {'reserved', d[4], d[6] or '', tostring(n)}
+`,
+);
+
+/**
+ * The reserved attempt matched: give the attempt back and register the device,
+ * unless a resend replaced the token in the meantime.
+ *
+ * KEYS: 1 device, 2 events. ARGV: 1 token dispatch id seen at reservation, 2 event JSON
+ * Returns 'created' | 'changed'
+ */
+export const COMPLETE_VALIDATION = new LuaScript(
+  'complete-validation',
+  `
+local d = redis.call('HMGET', KEYS[1], 'status', 'token_dispatch_id')
+redis.call('HINCRBY', KEYS[1], 'failed_attempts', -1)
+if d[1] ~= 'pending_2fa_approval' or (d[2] or '') ~= ARGV[1] then return 'changed' end
+redis.call('HSET', KEYS[1], 'status', 'created')
+redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 'created'
+`,
+);
+
+/**
+ * The reserved attempt did not match: it stays counted; at the limit the
+ * device is locked as `rejected` and its token dropped.
+ *
+ * KEYS: 1 device, 2 events. ARGV: 1 max failed attempts, 2 rejected event JSON
+ * Returns {'counted'|'locked', failedAttempts}
+ */
+export const FAIL_VALIDATION = new LuaScript(
+  'fail-validation',
+  `
+local d = redis.call('HMGET', KEYS[1], 'status', 'failed_attempts')
+local n = tonumber(d[2] or '0')
+if n >= tonumber(ARGV[1]) then
+  if d[1] == 'pending_2fa_approval' then
+    redis.call('HSET', KEYS[1], 'status', 'rejected')
+    redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
+    redis.call('RPUSH', KEYS[2], ARGV[2])
+  end
+  return {'locked', tostring(n)}
+end
+return {'counted', tostring(n)}
+`,
+);
+
+/**
+ * KEYS: 1 device, 2 events. ARGV: 1 account key, 2 disabled event JSON
+ * Returns {'disabled', createdAt} | {'already', createdAt} | {'not_found'}
+ */
+export const DISABLE_DEVICE = new LuaScript(
+  'disable-device',
+  `
+local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'created_at')
+if (not d[1]) or d[1] ~= ARGV[1] then return {'not_found'} end
+if d[2] == 'disabled' then return {'already', d[3]} end
+redis.call('HSET', KEYS[1], 'status', 'disabled')
+redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return {'disabled', d[3]}
+`,
+);
+
+/**
+ * Worker, before handing a token to the provider: store its keyed hash on the
+ * device (replacing, and so invalidating, the previous one) if this dispatch
+ * is still the device's latest and the device still waits for approval.
+ *
+ * KEYS: 1 device, 2 dispatch. ARGV: 1 dispatch id, 2 token hash, 3 expires at ms, 4 now ISO, 5 attempt
+ * Returns 'armed' | 'gone' | 'not_pending' | 'superseded'
+ */
+export const ARM_TOKEN = new LuaScript(
+  'arm-token',
+  `
+local d = redis.call('HMGET', KEYS[1], 'status', 'latest_dispatch_id')
+if not d[1] then
+  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_missing', 'updated_at', ARGV[4])
+  return 'gone'
+end
+if d[1] ~= 'pending_2fa_approval' then
+  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_' .. d[1], 'updated_at', ARGV[4])
+  return 'not_pending'
+end
+if d[2] ~= ARGV[1] then
+  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'superseded', 'updated_at', ARGV[4])
+  return 'superseded'
+end
+redis.call('HSET', KEYS[1], 'token_hash', ARGV[2], 'token_expires_at', ARGV[3], 'token_dispatch_id', ARGV[1])
+redis.call('HSET', KEYS[2], 'state', 'sending', 'attempts', ARGV[5], 'updated_at', ARGV[4])
+return 'armed'
+`,
+);
+
+/**
+ * Worker, after the provider accepted the message: record it, and restart
+ * the token's lifetime from the hand-off if the token is still this dispatch's.
+ *
+ * KEYS: 1 device, 2 dispatch. ARGV: 1 dispatch id, 2 provider message id, 3 now ISO, 4 expires at ms, 5 attempt, 6 provider
+ */
+export const MARK_SENT = new LuaScript(
+  'mark-sent',
+  `
+if redis.call('HGET', KEYS[1], 'token_dispatch_id') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'token_hash') == 1 then
+  redis.call('HSET', KEYS[1], 'token_expires_at', ARGV[4])
+end
+redis.call('HSET', KEYS[2], 'state', 'sent', 'provider_message_id', ARGV[2], 'provider', ARGV[6], 'sent_at', ARGV[3], 'updated_at', ARGV[3], 'attempts', ARGV[5])
+return 1
+`,
+);

@@ -1,0 +1,42 @@
+/**
+ * Every Redis key the service writes, in one place. All keys start with the
+ * configured prefix, so tests (and several environments on one Redis) never
+ * collide, and an operator can find the service's data with one pattern.
+ * Contact data never appears in a key name: destinations are keyed by a
+ * keyed hash of the address.
+ */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  client(clientKey: string): string {
+    return `${this.prefix}:client:${clientKey}`;
+  }
+  account(accountKey: string): string {
+    return `${this.prefix}:account:${accountKey}`;
+  }
+  device(deviceKey: string): string {
+    return `${this.prefix}:device:${deviceKey}`;
+  }
+  deviceEvents(deviceKey: string): string {
+    return `${this.prefix}:device:${deviceKey}:events`;
+  }
+  dispatch(dispatchId: string): string {
+    return `${this.prefix}:dispatch:${dispatchId}`;
+  }
+  coalesce(deviceKey: string): string {
+    return `${this.prefix}:limit:coalesce:${deviceKey}`;
+  }
+  deviceSends(deviceKey: string): string {
+    return `${this.prefix}:limit:device:${deviceKey}`;
+  }
+  destinationSends(destinationDigest: string): string {
+    return `${this.prefix}:limit:destination:${destinationDigest}`;
+  }
+  replay(signatureDigest: string): string {
+    return `${this.prefix}:replay:${signatureDigest}`;
+  }
+  /** BullMQ prefix: queue keys live under `<prefix>:bull:<queue>:…`. */
+  get queuePrefix(): string {
+    return `${this.prefix}:bull`;
+  }
+}

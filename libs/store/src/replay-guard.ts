@@ -1,0 +1,16 @@
+import type Redis from 'ioredis';
+import type { RedisKeys } from './redis-keys';
+
+/** Remembers request signatures for as long as they could be accepted, so none is accepted twice. */
+export class ReplayGuard {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  /** True the first time a digest is seen within `ttlMs`; false on a replay. */
+  async firstUse(signatureDigest: string, ttlMs: number): Promise<boolean> {
+    const set = await this.redis.set(this.keys.replay(signatureDigest), '1', 'PX', ttlMs, 'NX');
+    return set === 'OK';
+  }
+}
