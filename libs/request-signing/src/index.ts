@@ -1,0 +1,3 @@
+export * from './client-keys';
+export * from './payload-md5';
+export * from './request-signer';
