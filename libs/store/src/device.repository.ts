@@ -15,6 +15,7 @@ import {
 } from './device.scripts';
 import type { Device, DeviceView, Dispatch, DispatchState } from './records';
 import type { RedisKeys } from './redis-keys';
+import { redisCall } from './lua-script';
 
 export interface DispatchRequest {
   accountKey: string;
@@ -116,17 +117,15 @@ export class DeviceRepository {
   }
 
   async get(deviceKey: string): Promise<Device | undefined> {
-    const raw = await this.redis.hgetall(this.keys.device(deviceKey));
+    const raw = await redisCall(() => this.redis.hgetall(this.keys.device(deviceKey)));
     return toDevice(deviceKey, raw);
   }
 
   /** Device, status history and latest dispatch, in two round trips at most. */
   async view(deviceKey: string): Promise<DeviceView | undefined> {
-    const results = await this.redis
-      .multi()
-      .hgetall(this.keys.device(deviceKey))
-      .lrange(this.keys.deviceEvents(deviceKey), 0, -1)
-      .exec();
+    const results = await redisCall(() =>
+      this.redis.multi().hgetall(this.keys.device(deviceKey)).lrange(this.keys.deviceEvents(deviceKey), 0, -1).exec(),
+    );
     if (!results) throw new Error('device view transaction aborted');
     const [[e1, raw], [e2, events]] = results as [[Error | null, Record<string, string>], [Error | null, string[]]];
     if (e1 || e2) throw e1 ?? e2;
@@ -137,7 +136,7 @@ export class DeviceRepository {
   }
 
   async dispatch(dispatchId: string): Promise<Dispatch | undefined> {
-    const raw = await this.redis.hgetall(this.keys.dispatch(dispatchId));
+    const raw = await redisCall(() => this.redis.hgetall(this.keys.dispatch(dispatchId)));
     return toDispatch(raw);
   }
 
@@ -148,12 +147,13 @@ export class DeviceRepository {
     return { outcome: outcome as 'not_found' | 'locked' | 'expired' };
   }
 
-  async completeValidation(deviceKey: string, tokenDispatchId: string, nowMs: number): Promise<'created' | 'changed'> {
-    return (await COMPLETE_VALIDATION.run(
+  async completeValidation(deviceKey: string, tokenDispatchId: string, nowMs: number): Promise<{ outcome: 'created'; createdAt: string } | { outcome: 'changed' }> {
+    const [outcome, createdAt] = (await COMPLETE_VALIDATION.run(
       this.redis,
       [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
       [tokenDispatchId, eventJson(DeviceStatus.created, new Date(nowMs).toISOString())],
-    )) as 'created' | 'changed';
+    )) as string[];
+    return outcome === 'created' ? { outcome, createdAt } : { outcome: 'changed' };
   }
 
   async failValidation(deviceKey: string, maxFailedAttempts: number, nowMs: number): Promise<{ locked: boolean; failedAttempts: number }> {
@@ -194,12 +194,14 @@ export class DeviceRepository {
   }
 
   async markFailure(dispatchId: string, state: Extract<DispatchState, 'retrying' | 'failed'>, errorCode: string, attempt: number): Promise<void> {
-    await this.redis.hset(this.keys.dispatch(dispatchId), {
-      state,
-      last_error_code: errorCode,
-      attempts: attempt,
-      updated_at: new Date().toISOString(),
-    });
+    await redisCall(() =>
+      this.redis.hset(this.keys.dispatch(dispatchId), {
+        state,
+        last_error_code: errorCode,
+        attempts: attempt,
+        updated_at: new Date().toISOString(),
+      }),
+    );
   }
 }
 

@@ -102,18 +102,18 @@ return {'reserved', d[4], d[6] or '', tostring(n)}
  * unless a resend replaced the token in the meantime.
  *
  * KEYS: 1 device, 2 events. ARGV: 1 token dispatch id seen at reservation, 2 event JSON
- * Returns 'created' | 'changed'
+ * Returns {'created', createdAt} | {'changed'}
  */
 export const COMPLETE_VALIDATION = new LuaScript(
   'complete-validation',
   `
-local d = redis.call('HMGET', KEYS[1], 'status', 'token_dispatch_id')
+local d = redis.call('HMGET', KEYS[1], 'status', 'token_dispatch_id', 'created_at')
 redis.call('HINCRBY', KEYS[1], 'failed_attempts', -1)
-if d[1] ~= 'pending_2fa_approval' or (d[2] or '') ~= ARGV[1] then return 'changed' end
+if d[1] ~= 'pending_2fa_approval' or (d[2] or '') ~= ARGV[1] then return {'changed'} end
 redis.call('HSET', KEYS[1], 'status', 'created')
 redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
 redis.call('RPUSH', KEYS[2], ARGV[2])
-return 'created'
+return {'created', d[3]}
 `,
 );
 

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
+import { InfrastructureError } from '@lib/domain';
 
 /**
  * A Lua script run by its SHA (one round trip), loaded on first use or after
@@ -16,16 +17,31 @@ export class LuaScript {
   }
 
   async run(redis: Redis, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!isNoScript(err)) throw err;
-      return redis.eval(this.source, keys.length, ...keys, ...args);
-    }
+    return redisCall(async () => {
+      try {
+        return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
+      } catch (err) {
+        if (!isNoScript(err)) throw err;
+        return redis.eval(this.source, keys.length, ...keys, ...args);
+      }
+    });
   }
 }
 
 function isNoScript(err: unknown): boolean {
   // NOSCRIPT is the reply's error code (the first word), part of the protocol.
   return err instanceof Error && err.message.split(' ', 1)[0] === 'NOSCRIPT';
+}
+
+/**
+ * Runs a Redis call and reports any failure of it (connection refused,
+ * command timeout, offline) as an InfrastructureError, so callers decide by
+ * type: the API answers OBD000097/DTS000010, the worker retries.
+ */
+export async function redisCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new InfrastructureError('redis', { cause: err });
+  }
 }

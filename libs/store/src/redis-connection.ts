@@ -28,6 +28,8 @@ export function redisOptions(role: RedisRole, settings: RedisConnectionSettings)
     maxRetriesPerRequest: 1,
     commandTimeout: settings.commandTimeoutMs,
     connectTimeout: Math.max(settings.commandTimeoutMs, 1000),
+    // Commands issued in the same tick go out as one pipeline.
+    enableAutoPipelining: true,
     enableReadyCheck: true,
     retryStrategy: reconnect,
   };

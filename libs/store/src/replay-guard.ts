@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
 import type { RedisKeys } from './redis-keys';
+import { redisCall } from './lua-script';
 
 /** Remembers request signatures for as long as they could be accepted, so none is accepted twice. */
 export class ReplayGuard {
@@ -10,7 +11,7 @@ export class ReplayGuard {
 
   /** True the first time a digest is seen within `ttlMs`; false on a replay. */
   async firstUse(signatureDigest: string, ttlMs: number): Promise<boolean> {
-    const set = await this.redis.set(this.keys.replay(signatureDigest), '1', 'PX', ttlMs, 'NX');
+    const set = await redisCall(() => this.redis.set(this.keys.replay(signatureDigest), '1', 'PX', ttlMs, 'NX'));
     return set === 'OK';
   }
 }

@@ -1,0 +1,61 @@
+/**
+ * Authenticates a client integration: `API-CLIENT-KEY` names it, and
+ * `AUTHORIZATION` carries a JWT signed by its private key. On success the
+ * client key is attached to the request for the handlers.
+ */
+import { Injectable, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { DomainError, ErrorCodes } from '@lib/domain';
+import { DirectoryRepository } from '@lib/store';
+import { RequestVerifier } from './request-verifier';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    clientKey?: string;
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined || first.trim() === '' ? undefined : first.trim();
+}
+
+@Injectable()
+export class ClientAuthGuard implements CanActivate {
+  constructor(
+    private readonly directory: DirectoryRepository,
+    private readonly verifier: RequestVerifier,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const clientKey = header(req, 'api-client-key');
+    if (!clientKey) throw new DomainError(ErrorCodes.noClientKey);
+    if (!UUID.test(clientKey)) throw new DomainError(ErrorCodes.unknownClient);
+    const authorization = header(req, 'authorization');
+    const client = await this.directory.getClient(clientKey.toLowerCase());
+    if (!client) throw new DomainError(ErrorCodes.unknownClient);
+    if (!authorization) throw new DomainError(ErrorCodes.unauthenticated, { reason: 'AUTHORIZATION header missing' });
+
+    await this.verifier.verify({
+      clientKey: client.clientKey,
+      publicKeyPem: client.publicKey,
+      authorization,
+      method: req.method,
+      path: req.url.split('?', 1)[0],
+      rawBody: req.rawBody,
+    });
+    req.clientKey = client.clientKey;
+    return true;
+  }
+}
+
+/** The authenticated client's key, for handlers behind ClientAuthGuard. */
+export const ClientKey = createParamDecorator((_data: unknown, ctx: ExecutionContext): string => {
+  const key = ctx.switchToHttp().getRequest<FastifyRequest>().clientKey;
+  if (!key) throw new Error('ClientKey used on a route without ClientAuthGuard');
+  return key;
+});

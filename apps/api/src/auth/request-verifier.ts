@@ -1,0 +1,109 @@
+/**
+ * Verifies the upstream request signature: a JWT signed by the client's
+ * private key, with claims binding it to this exact request
+ * (`payload_md5`, `method`, `uri`) and to a moment (`timestamp`).
+ *
+ * The algorithm is taken from the client's registered key, never from the
+ * token's header, so `alg: none` and HS*-with-the-public-key tokens fail.
+ */
+import { Injectable, Inject } from '@nestjs/common';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { jwtVerify, errors as joseErrors } from 'jose';
+import type { AppConfig } from '@lib/config';
+import { DomainError, ErrorCodes } from '@lib/domain';
+import { ReplayGuard } from '@lib/store';
+import { APP_CONFIG } from '../infrastructure/tokens';
+
+export type SigningAlgorithm = 'ES512' | 'ES256' | 'EdDSA';
+
+export interface SignedRequest {
+  clientKey: string;
+  publicKeyPem: string;
+  authorization: string;
+  method: string;
+  path: string;
+  rawBody: Buffer | undefined;
+}
+
+interface RegisteredKey {
+  key: KeyObject;
+  alg: SigningAlgorithm;
+}
+
+const EMPTY_BODY_MD5 = createHash('md5').update('{}').digest('hex');
+
+export function algorithmFor(key: KeyObject): SigningAlgorithm | undefined {
+  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
+  if (key.asymmetricKeyType !== 'ec') return undefined;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (curve === 'secp521r1') return 'ES512';
+  if (curve === 'prime256v1') return 'ES256';
+  return undefined;
+}
+
+/** Parses a PEM public key of a supported kind, or says why not. */
+export function parsePublicKey(pem: string): RegisteredKey | { error: string } {
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    return { error: 'not a PEM public key' };
+  }
+  const alg = algorithmFor(key);
+  return alg ? { key, alg } : { error: 'unsupported key type (use P-521, P-256 or Ed25519)' };
+}
+
+const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
+
+@Injectable()
+export class RequestVerifier {
+  /** Parsed keys by PEM text: a re-registered key is simply a new entry. */
+  private readonly keys = new Map<string, RegisteredKey>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly replays: ReplayGuard,
+  ) {}
+
+  async verify(req: SignedRequest, nowMs = Date.now()): Promise<void> {
+    const registered = this.keyFor(req.publicKeyPem);
+    const jwt = req.authorization.startsWith('Bearer ') ? req.authorization.slice(7) : req.authorization;
+
+    let claims: Record<string, unknown>;
+    try {
+      ({ payload: claims } = await jwtVerify(jwt, registered.key, { algorithms: [registered.alg] }));
+    } catch (err) {
+      throw unauthenticated(err instanceof joseErrors.JOSEAlgNotAllowed ? 'algorithm not allowed' : 'invalid signature');
+    }
+
+    const expectedMd5 = req.rawBody && req.rawBody.length > 0 ? createHash('md5').update(req.rawBody).digest('hex') : EMPTY_BODY_MD5;
+    if (claims.payload_md5 !== expectedMd5) throw unauthenticated('payload_md5 does not match the body');
+    if (typeof claims.method !== 'string' || claims.method.toUpperCase() !== req.method.toUpperCase()) {
+      throw unauthenticated('method does not match the request');
+    }
+    if (claims.uri !== req.path) throw unauthenticated('uri does not match the request');
+
+    const timestamp = typeof claims.timestamp === 'string' ? Date.parse(claims.timestamp) : NaN;
+    const skewMs = this.config.authMaxClockSkewSeconds * 1000;
+    if (Number.isNaN(timestamp)) throw unauthenticated('timestamp missing or not ISO-8601');
+    if (Math.abs(nowMs - timestamp) > skewMs) throw unauthenticated('timestamp outside the accepted window');
+
+    // The signed part (header.payload), not the signature: ECDSA signatures
+    // are malleable, so a replay could carry a different but valid signature.
+    const signingInput = jwt.slice(0, jwt.lastIndexOf('.'));
+    const digest = createHash('sha256').update(`${req.clientKey}.${signingInput}`).digest('hex');
+    if (!(await this.replays.firstUse(digest, 2 * skewMs))) throw unauthenticated('signature already used');
+  }
+
+  private keyFor(pem: string): RegisteredKey {
+    let registered = this.keys.get(pem);
+    if (!registered) {
+      const parsed = parsePublicKey(pem);
+      if ('error' in parsed) throw unauthenticated('client key is not usable');
+      registered = parsed;
+      if (this.keys.size > 10_000) this.keys.clear();
+      this.keys.set(pem, registered);
+    }
+    return registered;
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Requests a token send for a device: applies coalescing and the send caps
+ * atomically (one Lua script), records the dispatch, then queues the job.
+ * Shared by create and resend, which differ only in whether the device is new.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '@lib/config';
+import {
+  DomainError,
+  ErrorCodes,
+  SEND_LIMIT_WINDOW_MS,
+  TokenCrypto,
+  destinationOf,
+  maskDestination,
+  type Approver,
+  type ContactType,
+} from '@lib/domain';
+import { DeviceRepository, type NewDevice } from '@lib/store';
+import { DispatchQueue } from '../infrastructure/dispatch-queue';
+import { APP_CONFIG } from '../infrastructure/tokens';
+
+export interface SendRequest {
+  accountKey: string;
+  deviceKey: string;
+  approver: Approver;
+  channel: ContactType;
+  requestId: string;
+  /** Present when the device is being created by this request. */
+  create?: NewDevice;
+}
+
+@Injectable()
+export class TokenSender {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly devices: DeviceRepository,
+    private readonly queue: DispatchQueue,
+    private readonly crypto: TokenCrypto,
+  ) {}
+
+  /** Returns the device's creation time when the device was created now. */
+  async request(req: SendRequest): Promise<{ createdAt?: string }> {
+    const destination = destinationOf(req.approver, req.channel);
+    const limits = this.config.sendLimits;
+    const result = await this.devices.requestDispatch(
+      {
+        accountKey: req.accountKey,
+        deviceKey: req.deviceKey,
+        dispatchId: randomUUID(),
+        requestId: req.requestId,
+        channel: req.channel,
+        destinationDigest: this.crypto.destinationDigest(req.channel, destination),
+        maskedDestination: maskDestination(req.channel, destination),
+        nowMs: Date.now(),
+        maxFailedAttempts: this.config.tokenPolicy.maxFailedAttempts,
+        coalesceMs: limits.coalesceWindowSeconds * 1000,
+        perDeviceCap: limits.perDevicePerHour,
+        perDestinationCap: limits.perDestinationPerHour,
+        windowMs: SEND_LIMIT_WINDOW_MS,
+      },
+      req.create,
+    );
+
+    switch (result.outcome) {
+      case 'queued':
+      case 'coalesced':
+        // Also for a coalesced request: the job id is the dispatch id, so this
+        // is a no-op when the first request's job exists, and repairs the case
+        // where the first request recorded the dispatch but could not queue it.
+        await this.queue.enqueue({
+          dispatchId: result.dispatchId,
+          accountKey: req.accountKey,
+          deviceKey: req.deviceKey,
+          channel: result.channel,
+          requestId: result.requestId,
+        });
+        return { createdAt: result.createdAt };
+      case 'exists':
+        throw new DomainError(ErrorCodes.deviceExists);
+      case 'not_found':
+        throw new DomainError(ErrorCodes.deviceNotFound);
+      case 'locked':
+        throw new DomainError(ErrorCodes.attemptsExceeded);
+      case 'invalid_status':
+        throw new DomainError(ErrorCodes.invalidStatus, { device_status: result.status });
+      case 'device_cap':
+      case 'destination_cap':
+        throw new DomainError(ErrorCodes.tooManyRequests, {
+          limit: result.outcome === 'device_cap' ? 'per_device_per_hour' : 'per_destination_per_hour',
+          retry_after_seconds: Math.ceil(result.retryAfterMs / 1000),
+        });
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Fastify options and body parsing. JSON only: any other media type with a
+ * body is refused (DTS000007). The raw bytes are kept for the signature's
+ * `payload_md5`; invalid UTF-8 is a schema error, not a 500.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from '@lib/config';
+import { DomainError, ErrorCodes } from '@lib/domain';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    rawBody?: Buffer;
+  }
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+export function fastifyOptions(config: AppConfig) {
+  return {
+    bodyLimit: config.http.bodyLimitBytes,
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.requestTimeoutMs,
+    keepAliveTimeout: 5_000,
+    routerOptions: { maxParamLength: 200 },
+    // Caller-supplied ids are kept when well-formed, so a client can trace its request.
+    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  };
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function registerJsonBodyParser(fastify: FastifyInstance, config: AppConfig): void {
+  fastify.removeAllContentTypeParsers();
+  const defaultJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: config.http.bodyLimitBytes },
+    (req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+      req.rawBody = body;
+      if (body.length === 0) return done(null, undefined);
+      let text: string;
+      try {
+        text = utf8.decode(body);
+      } catch {
+        return done(new DomainError(ErrorCodes.schema, { reason: 'body is not valid UTF-8' }));
+      }
+      defaultJson(req, text, done);
+    },
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * Wires configuration, the Redis connection, repositories and the dispatch
+ * queue producer. Connections are opened here and closed on shutdown.
+ */
+import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { TokenCrypto } from '@lib/domain';
+import type { AppConfig } from '@lib/config';
+import { DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
+import { DispatchQueue } from './dispatch-queue';
+import { APP_CONFIG, REDIS } from './tokens';
+
+@Global()
+@Module({})
+export class InfrastructureModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly queue: DispatchQueue,
+  ) {}
+
+  static forRoot(config: AppConfig) {
+    return {
+      module: InfrastructureModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api') },
+        { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
+        { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
+        { provide: DirectoryRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
+        { provide: DeviceRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
+        { provide: ReplayGuard, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new ReplayGuard(r, k) },
+        { provide: DispatchQueue, inject: [REDIS, RedisKeys, APP_CONFIG], useFactory: (r: Redis, k: RedisKeys, c: AppConfig) => new DispatchQueue(r, k, c.retry) },
+      ],
+      exports: [APP_CONFIG, REDIS, RedisKeys, TokenCrypto, DirectoryRepository, DeviceRepository, ReplayGuard, DispatchQueue],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+    this.redis.disconnect();
+  }
+}

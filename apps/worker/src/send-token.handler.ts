@@ -1,0 +1,101 @@
+/**
+ * One send-token job: re-check the device, make the token, store only its
+ * keyed hash (which invalidates the previous token), hand the token to the
+ * provider, and record the outcome on the dispatch.
+ *
+ * Retries of the same job re-create the same token (see TokenCrypto), so one
+ * request never produces two different codes. Failures are never swallowed:
+ * a transient one is re-thrown for BullMQ's backoff, a permanent one fails
+ * the job at once (UnrecoverableError) and both are recorded on the dispatch.
+ */
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { UnrecoverableError, type Job } from 'bullmq';
+import type { AppConfig } from '@lib/config';
+import type { SendTokenPayload } from '@lib/dispatch-contract';
+import { TokenCrypto, destinationOf, maskDestination, tokenExpiresAt } from '@lib/domain';
+import {
+  EMAIL_SENDER,
+  PermanentSendError,
+  SMS_SENDER,
+  TransientSendError,
+  renderEmail,
+  renderSms,
+  ttlMinutes,
+  type EmailSender,
+  type SendReceipt,
+  type SmsSender,
+} from '@lib/notifications';
+import { DeviceRepository, DirectoryRepository } from '@lib/store';
+import { APP_CONFIG } from './worker.tokens';
+
+export type SendTokenResult =
+  | { outcome: 'sent'; provider: string; provider_message_id: string }
+  | { outcome: 'skipped'; reason: string };
+
+@Injectable()
+export class SendTokenHandler {
+  private readonly logger = new Logger('SendToken');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly devices: DeviceRepository,
+    private readonly directory: DirectoryRepository,
+    private readonly crypto: TokenCrypto,
+    @Inject(SMS_SENDER) private readonly sms: SmsSender,
+    @Inject(EMAIL_SENDER) private readonly email: EmailSender,
+  ) {}
+
+  async handle(job: Job<SendTokenPayload>): Promise<SendTokenResult> {
+    const { dispatchId, deviceKey, accountKey, channel, requestId } = job.data;
+    const attempt = job.attemptsMade + 1;
+    const maxAttempts = job.opts.attempts ?? 1;
+    const log = (msg: string) => `[request ${requestId}] [dispatch ${dispatchId}] ${msg}`;
+
+    const [device, account] = await Promise.all([this.devices.get(deviceKey), this.directory.getAccount(accountKey)]);
+    const approver = device && account?.approvers.find((a) => a.document_number === device.approverDocument);
+    if (device && device.accountKey === accountKey && !approver) {
+      await this.devices.markFailure(dispatchId, 'failed', 'approver_missing', attempt);
+      this.logger.warn(log('failed: the approver is no longer registered on the account'));
+      throw new UnrecoverableError('approver_missing');
+    }
+
+    const token = this.crypto.tokenFor(dispatchId);
+    const armed = await this.devices.armToken(
+      deviceKey,
+      dispatchId,
+      this.crypto.hashToken(deviceKey, token),
+      tokenExpiresAt(this.config.tokenPolicy, Date.now()),
+      attempt,
+    );
+    if (armed !== 'armed' || !approver) {
+      this.logger.log(log(`skipped: ${armed}`));
+      return { outcome: 'skipped', reason: armed };
+    }
+
+    const destination = destinationOf(approver, channel);
+    const masked = maskDestination(channel, destination);
+    let receipt: SendReceipt;
+    const sender = channel === 'sms' ? this.sms : this.email;
+    try {
+      const values = { code: token, minutes: ttlMinutes(this.config.tokenPolicy.ttlSeconds), name: approver.name };
+      receipt =
+        channel === 'sms'
+          ? await this.sms.sendSms({ to: destination, body: renderSms(this.config.messages, values) })
+          : await this.email.sendEmail({ to: destination, ...renderEmail(this.config.messages, values) });
+    } catch (err) {
+      const permanent = err instanceof PermanentSendError;
+      const code = err instanceof PermanentSendError || err instanceof TransientSendError ? err.code : 'unexpected_error';
+      const final = permanent || attempt >= maxAttempts;
+      await this.devices.markFailure(dispatchId, final ? 'failed' : 'retrying', code, attempt);
+      this.logger.warn(log(`${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts}, ${code}${final ? ', giving up' : ', will retry'})`));
+      if (permanent) throw new UnrecoverableError(code);
+      if (err instanceof TransientSendError) throw err;
+      // Unknown failures are retried too, but without their text, which could echo request data.
+      throw new TransientSendError(code, `unexpected ${err instanceof Error ? err.name : 'error'} from ${sender.provider}`);
+    }
+
+    await this.devices.markSent(deviceKey, dispatchId, sender.provider, receipt.providerMessageId, tokenExpiresAt(this.config.tokenPolicy, Date.now()), attempt);
+    this.logger.log(log(`${channel} to ${masked} handed to ${sender.provider} (attempt ${attempt}, message ${receipt.providerMessageId})`));
+    return { outcome: 'sent', provider: sender.provider, provider_message_id: receipt.providerMessageId };
+  }
+}

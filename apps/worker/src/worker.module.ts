@@ -1,0 +1,47 @@
+/** The worker application: the dispatch processor and what it needs. */
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { AppConfig } from '@lib/config';
+import { TokenCrypto } from '@lib/domain';
+import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
+import { DeviceRepository, DirectoryRepository, RedisKeys, createRedis } from '@lib/store';
+import { DispatchProcessor } from './dispatch.processor';
+import { SendTokenHandler } from './send-token.handler';
+import { APP_CONFIG, REDIS } from './worker.tokens';
+
+const STORE = Symbol('StoreRedis');
+
+@Module({})
+export class WorkerModule implements OnApplicationShutdown {
+  constructor(
+    @Inject(REDIS) private readonly queueRedis: Redis,
+    @Inject(STORE) private readonly storeRedis: Redis,
+  ) {}
+
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        // BullMQ's connection waits for Redis to come back; the store's fails
+        // fast, so a dispatch hit by an outage errors and is retried.
+        { provide: REDIS, useFactory: () => createRedis('worker', config.redis, 'device-2fa-worker') },
+        { provide: STORE, useFactory: () => createRedis('command', config.redis, 'device-2fa-worker-store') },
+        { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
+        { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
+        { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
+        { provide: DirectoryRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
+        { provide: SMS_SENDER, useFactory: () => createSmsSender(config.sms, config.providerTimeoutMs) },
+        { provide: EMAIL_SENDER, useFactory: () => createEmailSender(config.email, config.providerTimeoutMs) },
+        SendTokenHandler,
+        DispatchProcessor,
+      ],
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Runs after the processor closed its worker (providers shut down first).
+    this.queueRedis.disconnect();
+    this.storeRedis.disconnect();
+  }
+}
