@@ -1,28 +1,9 @@
 import { adminPut, formatBody } from '../api-client';
+import { parseApprover } from '../approver-input';
 import { oneOf, optionalString, out, requiredString, UsageError, type CliCommand } from '../cli-support';
 
 const ACCOUNT_STATUSES = ['active', 'blocked', 'closed'] as const;
 const ACCOUNT_KINDS = ['regular', 'hub'] as const;
-
-export interface ApproverInput {
-  document_number: string;
-  name: string;
-  phone_number: string;
-  email: string;
-}
-
-/** "DOC,NAME,PHONE,EMAIL"; the name may itself hold commas (the first and last two fields are fixed). */
-export function parseApprover(text: string): ApproverInput {
-  const parts = text.split(',').map((p) => p.trim());
-  if (parts.length < 4) {
-    throw new UsageError(`--approver wants "DOC,NAME,PHONE,EMAIL" (got ${JSON.stringify(text)})`);
-  }
-  const [document_number] = parts;
-  const email = parts[parts.length - 1];
-  const phone_number = parts[parts.length - 2];
-  const name = parts.slice(1, -2).join(', ');
-  return { document_number, name, phone_number, email };
-}
 
 export const accountPutCommand: CliCommand = {
   name: 'account:put',
