@@ -18,7 +18,18 @@ const moduleNameMapper = {
   '^@lib/(.*)$': '<rootDir>/libs/$1/src',
 };
 
-const base = { rootDir: __dirname, testEnvironment: 'node', transform: { '^.+\\.ts$': swc }, moduleNameMapper };
+// jose 6 ships ES modules only; the apps load it through Node's require(esm),
+// which Jest's module system lacks, so Jest compiles it to CommonJS.
+const esmOnly = ['jose'];
+const swcJs = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
+
+const base = {
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': swc, [`node_modules/(${esmOnly.join('|')})/.+\\.js$`]: swcJs },
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  moduleNameMapper,
+};
 
 module.exports = {
   projects: [

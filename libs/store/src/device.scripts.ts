@@ -7,7 +7,8 @@ import { LuaScript } from './lua-script';
 
 /**
  * Create a device (mode `create`) or request a resend (mode `resend`), apply
- * coalescing and send caps, and record the dispatch as queued.
+ * coalescing (same device, same channel, inside the window) and the send caps,
+ * and record the dispatch as queued.
  *
  * KEYS: 1 device, 2 device events, 3 coalesce, 4 device sends, 5 destination sends, 6 dispatch
  * ARGV: 1 mode, 2 account key, 3 now ms, 4 now ISO, 5 coalesce ms, 6 device cap,
@@ -36,7 +37,12 @@ else
   if coalesced then
     local sep1 = string.find(coalesced, '|', 1, true)
     local sep2 = string.find(coalesced, '|', sep1 + 1, true)
-    return {'coalesced', string.sub(coalesced, 1, sep1 - 1), string.sub(coalesced, sep1 + 1, sep2 - 1), string.sub(coalesced, sep2 + 1)}
+    local channel = string.sub(coalesced, sep1 + 1, sep2 - 1)
+    -- Only a request for the same channel joins the pending send: asking for
+    -- e-mail after an SMS that did not arrive deserves an e-mail.
+    if channel == ARGV[10] then
+      return {'coalesced', string.sub(coalesced, 1, sep1 - 1), channel, string.sub(coalesced, sep2 + 1)}
+    end
   end
 end
 

@@ -1,0 +1,43 @@
+/** Redis helpers for tests: a unique key prefix per test file and clean-up after. */
+import { randomBytes } from 'node:crypto';
+import Redis from 'ioredis';
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export function uniquePrefix(label: string): string {
+  return `test-${label}-${randomBytes(4).toString('hex')}`;
+}
+
+export async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    keys.push(...batch);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys;
+}
+
+export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
+  const keys = await scanKeys(redis, prefix);
+  for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+}
+
+/** Every key under the prefix with its full value, as text, whatever its type. */
+export async function dumpValues(redis: Redis, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const key of await scanKeys(redis, prefix)) {
+    const type = await redis.type(key);
+    let value: unknown;
+    if (type === 'string') value = await redis.get(key);
+    else if (type === 'hash') value = await redis.hgetall(key);
+    else if (type === 'list') value = await redis.lrange(key, 0, -1);
+    else if (type === 'set') value = await redis.smembers(key);
+    else if (type === 'zset') value = await redis.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'stream') value = await redis.xrange(key, '-', '+');
+    else value = `<${type}>`;
+    out.set(key, JSON.stringify(value));
+  }
+  return out;
+}

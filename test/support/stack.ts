@@ -1,0 +1,166 @@
+/**
+ * A whole running system for end-to-end tests: fake Twilio and SES on
+ * loopback, the built api and worker as processes pointed at them (real
+ * SDKs, real HTTP), a real Redis under a unique key prefix, and helpers to
+ * set up clients, accounts and devices the way an operator and a client would.
+ */
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { generateClientKeyPair, type ClientKeyKind } from '@lib/request-signing';
+import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN, FakeSes, FakeTwilio } from '../fakes';
+import { AdminClient, DeviceApiClient } from './api-client';
+import { ServiceProcess } from './processes';
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from './redis';
+
+export const ADMIN_TOKEN = 'e2e-admin-token-0123456789abcdef';
+export const TOKEN_HASH_SECRET = 'e2e-token-hash-secret-0123456789abcdef';
+export const SES_FROM = 'no-reply@tokens.example.com';
+export const TWILIO_FROM = '+15005550006';
+
+export interface StackOptions {
+  label: string;
+  redisUrl?: string;
+  /** Extra environment for both processes (limits, retry timings…). */
+  env?: Record<string, string>;
+  startWorker?: boolean;
+}
+
+export interface Approver {
+  document_number: string;
+  name: string;
+  phone_number: string;
+  email: string;
+}
+
+let phoneCounter = Math.floor(Math.random() * 1e6);
+
+/** A valid-looking approver with a phone and e-mail unique to this run. */
+export function newApprover(): Approver {
+  phoneCounter += 1;
+  const n = String(phoneCounter).padStart(8, '0').slice(-8);
+  return {
+    document_number: `${Math.floor(1e10 + Math.random() * 8.9e10)}`.slice(0, 11),
+    name: 'Maria Silva',
+    phone_number: `+55119${n}`,
+    email: `approver.${n}.${randomUUID().slice(0, 8)}@example.com`,
+  };
+}
+
+export class Stack {
+  readonly prefix: string;
+  readonly twilio = new FakeTwilio();
+  readonly ses = new FakeSes();
+  readonly redis: Redis;
+  api!: ServiceProcess;
+  worker?: ServiceProcess;
+  apiUrl!: string;
+  admin!: AdminClient;
+  private env!: Record<string, string>;
+
+  constructor(private readonly options: StackOptions) {
+    this.prefix = uniquePrefix(options.label);
+    this.redis = new Redis(options.redisUrl ?? TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
+    this.redis.on('error', () => undefined);
+  }
+
+  static async start(options: StackOptions): Promise<Stack> {
+    const stack = new Stack(options);
+    await stack.boot();
+    return stack;
+  }
+
+  private async boot(): Promise<void> {
+    await Promise.all([this.twilio.start(), this.ses.start()]);
+    this.env = {
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      REDIS_URL: this.options.redisUrl ?? TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: this.prefix,
+      ADMIN_TOKEN,
+      TOKEN_HASH_SECRET,
+      TWILIO_ACCOUNT_SID: FAKE_TWILIO_ACCOUNT_SID,
+      TWILIO_AUTH_TOKEN: FAKE_TWILIO_AUTH_TOKEN,
+      TWILIO_FROM_NUMBER: TWILIO_FROM,
+      TWILIO_API_URL: this.twilio.url,
+      SES_FROM_ADDRESS: SES_FROM,
+      SES_ENDPOINT: this.ses.url,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE0000',
+      AWS_SECRET_ACCESS_KEY: 'fake-aws-secret-key-0123456789abcdefghij',
+      DISPATCH_BACKOFF_MS: '50',
+      PROVIDER_TIMEOUT_MS: '2000',
+      ...this.options.env,
+    };
+    this.api = ServiceProcess.start('api', this.env);
+    const [, url] = await this.api.waitFor(/listening on (http:\/\/\S+)/);
+    this.apiUrl = url;
+    this.admin = new AdminClient(url, ADMIN_TOKEN);
+    if (this.options.startWorker !== false) await this.startWorker();
+  }
+
+  async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const worker = ServiceProcess.start('worker', { ...this.env, ...extraEnv });
+    await worker.waitFor(/consuming "token-dispatch"/);
+    this.worker = worker;
+    return worker;
+  }
+
+  /** All lines printed by the processes of this stack. */
+  get output(): string[] {
+    return [...this.api.output, ...(this.worker?.output ?? [])];
+  }
+
+  /** Registers a client integration with a fresh key pair and returns its signed client. */
+  async newClient(kind: ClientKeyKind = 'p256'): Promise<DeviceApiClient & { publicKeyPem: string }> {
+    const keys = generateClientKeyPair(kind);
+    const clientKey = randomUUID();
+    const res = await this.admin.put(`/internal/clients/${clientKey}`, { name: `client ${kind}`, public_key: keys.publicKeyPem });
+    if (res.status !== 200) throw new Error(`client registration failed: ${res.status} ${res.text}`);
+    return Object.assign(new DeviceApiClient(this.apiUrl, clientKey, keys.privateKeyPem), { publicKeyPem: keys.publicKeyPem });
+  }
+
+  async newAccount(
+    clientKey: string,
+    overrides: { status?: string; kind?: string; approvers?: Approver[] } = {},
+  ): Promise<{ accountKey: string; approver: Approver }> {
+    const accountKey = randomUUID();
+    const approvers = overrides.approvers ?? [newApprover()];
+    const res = await this.admin.put(`/internal/accounts/${accountKey}`, {
+      client_key: clientKey,
+      status: overrides.status ?? 'active',
+      kind: overrides.kind ?? 'regular',
+      approvers,
+    });
+    if (res.status !== 200) throw new Error(`account registration failed: ${res.status} ${res.text}`);
+    return { accountKey, approver: approvers[0] };
+  }
+
+  /** A client, an account and a device created by SMS or e-mail, with its first message delivered. */
+  async newDevice(channel: 'sms' | 'email' = 'sms', kind: ClientKeyKind = 'p256') {
+    const client = await this.newClient(kind);
+    const { accountKey, approver } = await this.newAccount(client.clientKey);
+    const deviceKey = randomUUID();
+    const res = await client.createDevice(accountKey, {
+      device_key: deviceKey,
+      session_id: randomUUID(),
+      tfa_info: { approver_document_number: approver.document_number, contact_type: channel },
+    });
+    if (res.status !== 202) throw new Error(`device creation failed: ${res.status} ${res.text}`);
+    return { client, accountKey, approver, deviceKey, created: res.body };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.api?.stop(), this.worker?.stop()]);
+    await Promise.all([this.twilio.stop(), this.ses.stop()]);
+    await deleteKeys(this.redis, this.prefix).catch(() => undefined);
+    this.redis.disconnect();
+  }
+}
+
+/** The 6-digit code in a delivered message text. */
+export function codeIn(text: string): string {
+  const m = text.match(/\b(\d{6})\b/);
+  if (!m) throw new Error('no 6-digit code in the message');
+  return m[1];
+}
