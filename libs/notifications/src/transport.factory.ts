@@ -1,0 +1,36 @@
+/**
+ * Chooses the delivery adapter from the validated configuration: the
+ * provider when its settings are present, the development outbox otherwise
+ * (config refuses the outbox in production).
+ */
+import type { AppConfig } from '@lib/config';
+import type { EmailSender, SmsSender } from './notification.port';
+import { OutboxEmailAdapter, OutboxSmsAdapter } from './outbox.adapter';
+import { SesEmailAdapter } from './ses-email.adapter';
+import { TwilioSmsAdapter } from './twilio-sms.adapter';
+
+function unknownKind(kind: never): never {
+  throw new Error(`Unknown transport kind: ${String(kind)}`);
+}
+
+export function createSmsSender(config: AppConfig['sms'], timeoutMs: number): SmsSender {
+  switch (config.kind) {
+    case 'twilio':
+      return new TwilioSmsAdapter(config, timeoutMs);
+    case 'outbox':
+      return new OutboxSmsAdapter(config.path);
+    default:
+      return unknownKind(config);
+  }
+}
+
+export function createEmailSender(config: AppConfig['email'], timeoutMs: number): EmailSender {
+  switch (config.kind) {
+    case 'ses':
+      return new SesEmailAdapter(config, timeoutMs);
+    case 'outbox':
+      return new OutboxEmailAdapter(config.path);
+    default:
+      return unknownKind(config);
+  }
+}
