@@ -1,0 +1,3 @@
+export * from './fake-http-server';
+export * from './fake-twilio';
+export * from './fake-ses';
