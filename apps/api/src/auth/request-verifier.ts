@@ -12,9 +12,32 @@ import { jwtVerify, errors as joseErrors } from 'jose';
 import type { AppConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { ReplayGuard } from '@lib/store';
+import { UnsupportedKeyError, algorithmForKey, payloadMd5, type RequestSigningAlg } from '@lib/request-signing';
 import { APP_CONFIG } from '../infrastructure/tokens';
 
-export type SigningAlgorithm = 'ES512' | 'ES256' | 'EdDSA';
+interface RegisteredKey {
+  key: KeyObject;
+  alg: RequestSigningAlg;
+}
+
+/** Parses a PEM public key of a supported kind, or says why not. */
+export function parsePublicKey(pem: string): RegisteredKey | { error: string } {
+  // createPublicKey would happily derive a public key from a private one; a
+  // private key sent here must be refused, not stored.
+  if (pem.includes('PRIVATE KEY')) return { error: 'a private key was sent; register the public key only' };
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch {
+    return { error: 'not a PEM public key' };
+  }
+  try {
+    return { key, alg: algorithmForKey(key) };
+  } catch (err) {
+    if (err instanceof UnsupportedKeyError) return { error: 'unsupported key type (use P-521, P-256 or Ed25519)' };
+    throw err;
+  }
+}
 
 export interface SignedRequest {
   clientKey: string;
@@ -23,34 +46,6 @@ export interface SignedRequest {
   method: string;
   path: string;
   rawBody: Buffer | undefined;
-}
-
-interface RegisteredKey {
-  key: KeyObject;
-  alg: SigningAlgorithm;
-}
-
-const EMPTY_BODY_MD5 = createHash('md5').update('{}').digest('hex');
-
-export function algorithmFor(key: KeyObject): SigningAlgorithm | undefined {
-  if (key.asymmetricKeyType === 'ed25519') return 'EdDSA';
-  if (key.asymmetricKeyType !== 'ec') return undefined;
-  const curve = key.asymmetricKeyDetails?.namedCurve;
-  if (curve === 'secp521r1') return 'ES512';
-  if (curve === 'prime256v1') return 'ES256';
-  return undefined;
-}
-
-/** Parses a PEM public key of a supported kind, or says why not. */
-export function parsePublicKey(pem: string): RegisteredKey | { error: string } {
-  let key: KeyObject;
-  try {
-    key = createPublicKey(pem);
-  } catch {
-    return { error: 'not a PEM public key' };
-  }
-  const alg = algorithmFor(key);
-  return alg ? { key, alg } : { error: 'unsupported key type (use P-521, P-256 or Ed25519)' };
 }
 
 const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
@@ -76,7 +71,7 @@ export class RequestVerifier {
       throw unauthenticated(err instanceof joseErrors.JOSEAlgNotAllowed ? 'algorithm not allowed' : 'invalid signature');
     }
 
-    const expectedMd5 = req.rawBody && req.rawBody.length > 0 ? createHash('md5').update(req.rawBody).digest('hex') : EMPTY_BODY_MD5;
+    const expectedMd5 = payloadMd5(req.rawBody);
     if (claims.payload_md5 !== expectedMd5) throw unauthenticated('payload_md5 does not match the body');
     if (typeof claims.method !== 'string' || claims.method.toUpperCase() !== req.method.toUpperCase()) {
       throw unauthenticated('method does not match the request');
