@@ -1,0 +1,148 @@
+/**
+ * The device store's Lua scripts on a real Redis: the atomic rules that the
+ * API and worker rely on (send caps, coalescing, attempt reservation, token
+ * arming), exercised directly and under concurrency.
+ */
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { SEND_LIMIT_WINDOW_MS } from '@lib/domain';
+import { DeviceRepository, RedisKeys, type DispatchRequest } from '@lib/store';
+import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
+
+describe('DeviceRepository on Redis', () => {
+  const prefix = uniquePrefix('store');
+  const keys = new RedisKeys(prefix);
+  let redis: Redis;
+  let devices: DeviceRepository;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS_URL);
+    devices = new DeviceRepository(redis, keys);
+  });
+
+  afterAll(async () => {
+    await deleteKeys(redis, prefix);
+    redis.disconnect();
+  });
+
+  const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => ({
+    accountKey: 'acc-1',
+    deviceKey: randomUUID(),
+    dispatchId: randomUUID(),
+    requestId: randomUUID(),
+    channel: 'sms',
+    destinationDigest: randomUUID(),
+    maskedDestination: '+55*******0000',
+    nowMs: Date.now(),
+    maxFailedAttempts: 5,
+    coalesceMs: 30_000,
+    perDeviceCap: 5,
+    perDestinationCap: 10,
+    windowMs: SEND_LIMIT_WINDOW_MS,
+    ...over,
+  });
+  const create = { sessionId: randomUUID(), contactType: 'sms' as const, approverDocument: '12345678901' };
+
+  async function newDevice(over: Partial<DispatchRequest> = {}) {
+    const req = request(over);
+    const res = await devices.requestDispatch(req, create);
+    expect(res.outcome).toBe('queued');
+    return req;
+  }
+
+  it('creates a device once; a second create with the same key is refused and changes nothing', async () => {
+    const first = await newDevice();
+    const again = await devices.requestDispatch(request({ deviceKey: first.deviceKey, accountKey: 'acc-2' }), create);
+    expect(again).toEqual({ outcome: 'exists' });
+    const device = await devices.get(first.deviceKey);
+    expect(device).toMatchObject({ accountKey: 'acc-1', status: 'pending_2fa_approval', latestDispatchId: first.dispatchId });
+  });
+
+  it('coalesces same-channel resends inside the window, not other channels', async () => {
+    const first = await newDevice();
+    const same = await devices.requestDispatch(request({ deviceKey: first.deviceKey, destinationDigest: first.destinationDigest }));
+    expect(same).toMatchObject({ outcome: 'coalesced', dispatchId: first.dispatchId, channel: 'sms', requestId: first.requestId });
+    const email = await devices.requestDispatch(request({ deviceKey: first.deviceKey, channel: 'email' }));
+    expect(email.outcome).toBe('queued');
+  });
+
+  it('lets exactly the per-device cap through when 40 resends race', async () => {
+    const first = await newDevice({ coalesceMs: 0, perDeviceCap: 5 });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () => devices.requestDispatch(request({ deviceKey: first.deviceKey, coalesceMs: 0, perDeviceCap: 5 }))),
+    );
+    const queued = results.filter((r) => r.outcome === 'queued');
+    const capped = results.filter((r) => r.outcome === 'device_cap');
+    expect(queued).toHaveLength(4); // the creation used one of the five
+    expect(capped).toHaveLength(36);
+    expect(await redis.zcard(keys.deviceSends(first.deviceKey))).toBe(5);
+  });
+
+  it('applies the per-destination cap across devices, with a retry-after inside the window', async () => {
+    const destinationDigest = randomUUID();
+    for (let i = 0; i < 3; i += 1) await newDevice({ destinationDigest, perDestinationCap: 3 });
+    const refused = await devices.requestDispatch(request({ destinationDigest, perDestinationCap: 3 }), create);
+    expect(refused.outcome).toBe('destination_cap');
+    if (refused.outcome !== 'destination_cap') return;
+    expect(refused.retryAfterMs).toBeGreaterThan(SEND_LIMIT_WINDOW_MS - 60_000);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(SEND_LIMIT_WINDOW_MS);
+  });
+
+  it('never reserves more than the attempt limit under 50 concurrent guesses', async () => {
+    const dev = await newDevice();
+    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, 'f'.repeat(64), Date.now() + 60_000, 1)).toBe('armed');
+    const reserved = await Promise.all(Array.from({ length: 50 }, () => devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())));
+    expect(reserved.filter((r) => r.outcome === 'reserved')).toHaveLength(5);
+    expect(reserved.filter((r) => r.outcome === 'locked')).toHaveLength(45);
+    const failures = await Promise.all(Array.from({ length: 5 }, () => devices.failValidation(dev.deviceKey, 5, Date.now())));
+    expect(failures.some((f) => f.locked)).toBe(true);
+    expect((await devices.get(dev.deviceKey))?.status).toBe('rejected');
+  });
+
+  it('gives a matched attempt back and registers the device', async () => {
+    const dev = await newDevice();
+    await devices.armToken(dev.deviceKey, dev.dispatchId, 'a'.repeat(64), Date.now() + 60_000, 1);
+    const r = await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now());
+    expect(r).toMatchObject({ outcome: 'reserved', tokenHash: 'a'.repeat(64), tokenDispatchId: dev.dispatchId, failedAttempts: 1 });
+    const done = await devices.completeValidation(dev.deviceKey, dev.dispatchId, Date.now());
+    expect(done.outcome).toBe('created');
+    const device = await devices.get(dev.deviceKey);
+    expect(device).toMatchObject({ status: 'created', failedAttempts: 0 });
+    expect(await redis.hexists(keys.device(dev.deviceKey), 'token_hash')).toBe(0);
+  });
+
+  it('reports an expired or never-sent token without counting an attempt', async () => {
+    const dev = await newDevice();
+    expect(await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'expired' });
+    await devices.armToken(dev.deviceKey, dev.dispatchId, 'b'.repeat(64), Date.now() - 1, 1);
+    expect(await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'expired' });
+    expect((await devices.get(dev.deviceKey))?.failedAttempts).toBe(0);
+  });
+
+  it('arms only the latest dispatch of a pending device', async () => {
+    const dev = await newDevice({ coalesceMs: 0 });
+    const second = request({ deviceKey: dev.deviceKey, coalesceMs: 0 });
+    expect((await devices.requestDispatch(second)).outcome).toBe('queued');
+    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, 'c'.repeat(64), Date.now() + 1000, 1)).toBe('superseded');
+    expect(await devices.armToken(dev.deviceKey, second.dispatchId, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
+    expect((await devices.dispatch(dev.dispatchId))?.state).toBe('skipped');
+    await devices.disable('acc-1', dev.deviceKey, Date.now());
+    expect(await devices.armToken(dev.deviceKey, second.dispatchId, 'd'.repeat(64), Date.now() + 1000, 2)).toBe('not_pending');
+    expect(await devices.armToken(randomUUID(), second.dispatchId, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('gone');
+  });
+
+  it('hides devices of other accounts', async () => {
+    const dev = await newDevice();
+    expect(await devices.reserveAttempt('acc-other', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'not_found' });
+    expect(await devices.disable('acc-other', dev.deviceKey, Date.now())).toEqual({ outcome: 'not_found' });
+    expect((await devices.requestDispatch(request({ deviceKey: dev.deviceKey, accountKey: 'acc-other' }))).outcome).toBe('not_found');
+  });
+
+  it('records a send and restarts the lifetime from the hand-off', async () => {
+    const dev = await newDevice();
+    await devices.armToken(dev.deviceKey, dev.dispatchId, 'e'.repeat(64), 1_000, 1);
+    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM123', 99_000, 1);
+    expect(await redis.hget(keys.device(dev.deviceKey), 'token_expires_at')).toBe('99000');
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', providerMessageId: 'SM123', attempts: 1 });
+  });
+});
