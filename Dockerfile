@@ -1,0 +1,31 @@
+# syntax=docker/dockerfile:1
+#
+# One image for both deployables: the api (default CMD) and the dispatch
+# worker (`command: ["node", "dist/apps/worker/main.js"]` in compose).
+# Node >= 20.19 is required: jose 6 is ESM-only and is loaded with require().
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: full dependencies, compile api, worker and cli with webpack ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json nest-cli.json ./
+COPY apps ./apps
+COPY libs ./libs
+RUN npm run build
+
+# ---- runtime: production dependencies and the bundles only ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# The development outbox (used only when NODE_ENV is not production and no
+# provider is configured) is the one place the app writes to.
+RUN mkdir -p /app/.outbox && chown node:node /app/.outbox
+USER node
+EXPOSE 3000
+CMD ["node", "dist/apps/api/main.js"]
