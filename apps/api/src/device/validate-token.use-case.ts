@@ -31,6 +31,10 @@ export class ValidateTokenUseCase {
   ) {}
 
   async execute(cmd: ValidateTokenCommand): Promise<DeviceStatusResponse> {
+    const { length } = this.config.tokenPolicy;
+    if (cmd.token.length !== length) {
+      throw new DomainError(ErrorCodes.schema, { errors: [{ field: 'token', reason: `must have ${length} characters` }] });
+    }
     await this.accounts.require(cmd.clientKey, cmd.accountKey);
     const max = this.config.tokenPolicy.maxFailedAttempts;
     const reserved = await this.devices.reserveAttempt(cmd.accountKey, cmd.deviceKey, max, Date.now());
