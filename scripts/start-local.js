@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: runs the built api and dispatch worker side by side, for local
+ * development. It builds nothing (run `npm run build` first). Each line of
+ * output is prefixed with the process it came from; SIGINT/SIGTERM go to both;
+ * when either process exits, the other is stopped and this script exits with
+ * the first one's code.
+ */
+'use strict';
+
+const { spawn } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const { join } = require('node:path');
+const { constants } = require('node:os');
+const readline = require('node:readline');
+
+const root = join(__dirname, '..');
+const apps = [
+  { name: 'api', entry: join(root, 'dist/apps/api/main.js'), color: 36 },
+  { name: 'worker', entry: join(root, 'dist/apps/worker/main.js'), color: 35 },
+];
+// After a stop was asked for, how long a process gets before SIGKILL.
+const STOP_TIMEOUT_MS = 15_000;
+
+const missing = apps.filter((app) => !existsSync(app.entry));
+if (missing.length > 0) {
+  process.stderr.write(`${missing.map((a) => a.entry).join(', ')} not found: run \`npm run build\` first.\n`);
+  process.exit(1);
+}
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const width = Math.max(...apps.map((a) => a.name.length));
+const prefixOf = (app) => {
+  const label = `[${app.name}]`.padEnd(width + 2);
+  return useColor ? `\x1b[${app.color}m${label}\x1b[0m` : label;
+};
+
+/** Pipes a child stream to ours line by line, each line prefixed. */
+function relay(stream, target, prefix) {
+  readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => {
+    target.write(`${prefix} ${line}\n`);
+  });
+}
+
+const running = new Set();
+let firstExitCode;
+let stopping = false;
+let killTimer;
+
+function stopAll(signal) {
+  if (stopping) return;
+  stopping = true;
+  for (const child of running) child.kill(signal);
+  killTimer = setTimeout(() => {
+    for (const child of running) child.kill('SIGKILL');
+  }, STOP_TIMEOUT_MS);
+  killTimer.unref();
+}
+
+for (const app of apps) {
+  // Own process group (detached), so a Ctrl+C reaches each process once,
+  // through this script, and not a second time straight from the terminal.
+  const child = spawn(process.execPath, [app.entry], {
+    cwd: root,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  running.add(child);
+  const prefix = prefixOf(app);
+  relay(child.stdout, process.stdout, prefix);
+  relay(child.stderr, process.stderr, prefix);
+
+  child.on('error', (error) => {
+    // Spawning failed: no 'exit' event will come for this child.
+    process.stderr.write(`${prefix} could not start: ${error.message}\n`);
+    running.delete(child);
+    if (firstExitCode === undefined) firstExitCode = 1;
+    stopAll('SIGTERM');
+    if (running.size === 0) process.exitCode = firstExitCode;
+  });
+  child.on('exit', (code, signal) => {
+    running.delete(child);
+    const exitCode = code ?? 128 + (constants.signals[signal] ?? 0);
+    if (firstExitCode === undefined) {
+      firstExitCode = exitCode;
+      if (!stopping) process.stderr.write(`${prefix} exited (${signal ?? `code ${code}`}); stopping the others\n`);
+      stopAll('SIGTERM');
+    }
+    if (running.size === 0) {
+      clearTimeout(killTimer);
+      process.exitCode = firstExitCode;
+    }
+  });
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stopAll(signal));
+// If this script dies some other way, do not leave the children running.
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
