@@ -144,12 +144,6 @@ export const ERROR_CATALOG = {
     translation: 'Uma dependência do serviço está indisponível; tente novamente mais tarde',
   },
   DTS000011: {
-    status: 405,
-    title: 'Method Not Allowed',
-    description: 'The method is not allowed for this route',
-    translation: 'O método não é permitido para esta rota',
-  },
-  DTS000012: {
     status: 500,
     title: 'Internal Server Error',
     description: 'An unexpected error occurred',
@@ -182,6 +176,5 @@ export const ErrorCodes = {
   payloadTooLarge: 'DTS000008',
   adminUnauthorized: 'DTS000009',
   unavailable: 'DTS000010',
-  methodNotAllowed: 'DTS000011',
-  internal: 'DTS000012',
+  internal: 'DTS000011',
 } as const satisfies Record<string, ErrorCode>;

@@ -45,7 +45,6 @@ export function toErrorResponse(err: unknown, sendsToken: boolean): ErrorRespons
   if (err instanceof HttpException) {
     const status = err.getStatus();
     if (status === 404) return respond(ErrorCodes.routeNotFound, {}, false);
-    if (status === 405) return respond(ErrorCodes.methodNotAllowed, {}, false);
     if (status === 413) return respond(ErrorCodes.payloadTooLarge, {}, false);
     if (status === 415) return respond(ErrorCodes.unsupportedMediaType, {}, false);
     if (status >= 400 && status < 500) return respond(ErrorCodes.schema, { reason: 'bad request' }, false);
