@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * `npm start`: runs the built api and dispatch worker side by side, for local
- * development. It builds nothing (run `npm run build` first). Each line of
- * output is prefixed with the process it came from; SIGINT/SIGTERM go to both;
- * when either process exits, the other is stopped and this script exits with
- * the first one's code.
+ * development (`npm start` builds first, through the `prestart` script). When
+ * no Redis answers at REDIS_URL on this machine and `redis-server` is
+ * installed, a throw-away one (no persistence) is started for the session.
+ * Each line of output is prefixed with the process it came from;
+ * SIGINT/SIGTERM go to both; when either process exits, the other is stopped
+ * and this script exits with the first one's code.
  */
 'use strict';
 
@@ -13,6 +15,7 @@ const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 const { constants } = require('node:os');
 const readline = require('node:readline');
+const net = require('node:net');
 
 const root = join(__dirname, '..');
 const apps = [
@@ -57,45 +60,99 @@ function stopAll(signal) {
   killTimer.unref();
 }
 
-for (const app of apps) {
-  // Own process group (detached), so a Ctrl+C reaches each process once,
-  // through this script, and not a second time straight from the terminal.
-  const child = spawn(process.execPath, [app.entry], {
-    cwd: root,
-    env: process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** True when something at host:port answers PING with PONG. */
+function redisAnswers(host, port, timeoutMs = 1000) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
+  });
+}
+
+let redisChild;
+
+/** Starts a local redis-server when REDIS_URL points at this machine and nothing answers there. */
+async function ensureRedis() {
+  const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const host = url.hostname || '127.0.0.1';
+  const port = Number(url.port || 6379);
+  if (await redisAnswers(host, port)) return;
+  if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) {
+    process.stderr.write(`No Redis answers at ${url.host}; start it or set REDIS_URL.\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`No Redis at ${host}:${port}; starting a throw-away redis-server (no persistence) for this session.\n`);
+  redisChild = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
     detached: true,
   });
-  running.add(child);
-  const prefix = prefixOf(app);
-  relay(child.stdout, process.stdout, prefix);
-  relay(child.stderr, process.stderr, prefix);
+  redisChild.on('error', (error) => {
+    process.stderr.write(`could not start redis-server (${error.message}): install Redis (apt-get install redis-server) or set REDIS_URL.\n`);
+    process.exit(1);
+  });
+  for (let i = 0; i < 50; i += 1) {
+    if (await redisAnswers('127.0.0.1', port)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  process.stderr.write('redis-server did not answer in 5 s.\n');
+  process.exit(1);
+}
 
-  child.on('error', (error) => {
-    // Spawning failed: no 'exit' event will come for this child.
-    process.stderr.write(`${prefix} could not start: ${error.message}\n`);
-    running.delete(child);
-    if (firstExitCode === undefined) firstExitCode = 1;
-    stopAll('SIGTERM');
-    if (running.size === 0) process.exitCode = firstExitCode;
-  });
-  child.on('exit', (code, signal) => {
-    running.delete(child);
-    const exitCode = code ?? 128 + (constants.signals[signal] ?? 0);
-    if (firstExitCode === undefined) {
-      firstExitCode = exitCode;
-      if (!stopping) process.stderr.write(`${prefix} exited (${signal ?? `code ${code}`}); stopping the others\n`);
+function stopRedis() {
+  if (redisChild && redisChild.exitCode === null) redisChild.kill('SIGTERM');
+}
+
+function startApps() {
+  for (const app of apps) {
+    // Own process group (detached), so a Ctrl+C reaches each process once,
+    // through this script, and not a second time straight from the terminal.
+    const child = spawn(process.execPath, [app.entry], {
+      cwd: root,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    running.add(child);
+    const prefix = prefixOf(app);
+    relay(child.stdout, process.stdout, prefix);
+    relay(child.stderr, process.stderr, prefix);
+
+    child.on('error', (error) => {
+      // Spawning failed: no 'exit' event will come for this child.
+      process.stderr.write(`${prefix} could not start: ${error.message}\n`);
+      running.delete(child);
+      if (firstExitCode === undefined) firstExitCode = 1;
       stopAll('SIGTERM');
-    }
-    if (running.size === 0) {
-      clearTimeout(killTimer);
-      process.exitCode = firstExitCode;
-    }
-  });
+      if (running.size === 0) process.exitCode = firstExitCode;
+    });
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      const exitCode = code ?? 128 + (constants.signals[signal] ?? 0);
+      if (firstExitCode === undefined) {
+        firstExitCode = exitCode;
+        if (!stopping) process.stderr.write(`${prefix} exited (${signal ?? `code ${code}`}); stopping the others\n`);
+        stopAll('SIGTERM');
+      }
+      if (running.size === 0) {
+        clearTimeout(killTimer);
+        stopRedis();
+        process.exitCode = firstExitCode;
+      }
+    });
+  }
 }
 
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => stopAll(signal));
 // If this script dies some other way, do not leave the children running.
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
+  stopRedis();
 });
+
+ensureRedis().then(startApps);
