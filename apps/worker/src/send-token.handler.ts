@@ -7,6 +7,9 @@
  * request never produces two different codes. Failures are never swallowed:
  * a transient one is re-thrown for BullMQ's backoff, a permanent one fails
  * the job at once (UnrecoverableError) and both are recorded on the dispatch.
+ * Once the provider has accepted the message the job no longer fails (a
+ * retry would send it twice): recording the send is retried for a while, and
+ * a send that could not be recorded is logged as a warning.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
@@ -27,6 +30,9 @@ import {
 } from '@lib/notifications';
 import { DeviceRepository, DirectoryRepository } from '@lib/store';
 import { APP_CONFIG } from './worker.tokens';
+
+/** Waits between attempts to record a send the provider accepted (about 8 s in all). */
+const RECORD_RETRY_WAITS_MS = [250, 500, 1_000, 2_000, 4_000];
 
 export type SendTokenResult =
   | { outcome: 'sent'; provider: string; provider_message_id: string }
@@ -94,8 +100,29 @@ export class SendTokenHandler {
       throw new TransientSendError(code, `unexpected ${err instanceof Error ? err.name : 'error'} from ${sender.provider}`);
     }
 
-    await this.devices.markSent(deviceKey, dispatchId, sender.provider, receipt.providerMessageId, tokenExpiresAt(this.config.tokenPolicy, Date.now()), attempt);
-    this.logger.log(log(`${channel} to ${masked} handed to ${sender.provider} (attempt ${attempt}, message ${receipt.providerMessageId})`));
+    // The provider has the message now: from here on the job must not fail, or
+    // its retry would send the same token a second time. A Redis outage only
+    // delays (and at worst loses) the record of the send.
+    const handed = `${channel} to ${masked} handed to ${sender.provider} (attempt ${attempt}, message ${receipt.providerMessageId})`;
+    const recorded = await this.recordSent(() =>
+      this.devices.markSent(deviceKey, dispatchId, sender.provider, receipt.providerMessageId, tokenExpiresAt(this.config.tokenPolicy, Date.now()), attempt),
+    );
+    if (recorded) this.logger.log(log(handed));
+    else this.logger.warn(log(`${handed}, but the send could not be recorded on the dispatch (store unavailable)`));
     return { outcome: 'sent', provider: sender.provider, provider_message_id: receipt.providerMessageId };
+  }
+
+  /** Runs `record`, retrying store failures for a few seconds; false if it never succeeded. */
+  private async recordSent(record: () => Promise<void>): Promise<boolean> {
+    for (const waitMs of [...RECORD_RETRY_WAITS_MS, undefined]) {
+      try {
+        await record();
+        return true;
+      } catch {
+        if (waitMs === undefined) return false;
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
+      }
+    }
+    return false;
   }
 }
