@@ -1,9 +1,15 @@
 /** Builds and starts the API on Fastify. Kept apart from main.ts so tests and benchmarks can start it in-process. */
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { AppConfig } from '@lib/config';
+import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
 import { fastifyOptions, registerJsonBodyParser } from './http/fastify-setup';
+import { REDIS } from './infrastructure/tokens';
+
+/** How long start-up waits for Redis before listening anyway. */
+const REDIS_READY_WAIT_MS = 5_000;
 
 export async function createApi(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter(fastifyOptions(config));
@@ -18,6 +24,11 @@ export async function createApi(config: AppConfig): Promise<NestFastifyApplicati
 
 export async function startApi(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await createApi(config);
+  // The command connection buffers nothing while it connects, so a request
+  // served before it is ready would get a 503 from a healthy system. Listen
+  // once it is ready; if Redis is down, start anyway and answer 503/OBD000097
+  // until it comes back, as at any other time.
+  await whenReady(app.get(REDIS), REDIS_READY_WAIT_MS).catch((err: Error) => new Logger('Api').warn(`${err.message}; listening anyway`));
   await app.listen(config.http.port, config.http.host);
   return app;
 }

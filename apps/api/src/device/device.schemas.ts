@@ -28,13 +28,15 @@ export const CreateDeviceBody = body({
 });
 export type CreateDeviceBody = z.infer<typeof CreateDeviceBody>;
 
-/** The resend body is optional: no body means "the way the device first asked". */
-export const ResendTokenBody = z
-  .union([
-    z.undefined(),
-    z.object({ contact_type: ContactType.optional() }, { error: 'body must be a JSON object' }),
-  ])
-  .transform((b) => ({ contact_type: b?.contact_type }));
+/**
+ * The resend body is optional: no body means "the way the device first asked".
+ * No body is read as `{}` rather than through a union with undefined, whose
+ * failures would hide which field was wrong behind a bare "Invalid input".
+ */
+export const ResendTokenBody = z.preprocess(
+  (b) => (b === undefined ? {} : b),
+  z.object({ contact_type: ContactType.optional() }, { error: 'body must be a JSON object' }),
+);
 export type ResendTokenBody = z.infer<typeof ResendTokenBody>;
 
 /** The token's exact length is configuration (6 by default); the use case checks it. */

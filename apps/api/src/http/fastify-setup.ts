@@ -49,7 +49,11 @@ export function registerJsonBodyParser(fastify: FastifyInstance, config: AppConf
       } catch {
         return done(new DomainError(ErrorCodes.schema, { reason: 'body is not valid UTF-8' }));
       }
-      defaultJson(req, text, done);
+      // Fastify's own JSON errors would reach the filter wrapped by Nest as a
+      // bare 400, losing why; say it here, as for invalid UTF-8 above.
+      defaultJson(req, text, (err, parsed) =>
+        err ? done(new DomainError(ErrorCodes.schema, { reason: 'malformed JSON body' })) : done(null, parsed),
+      );
     },
   );
 }
