@@ -89,10 +89,10 @@ describe('error catalog', () => {
     const dev = (x: Dev) => `/account/${x.accountKey}/device/${x.deviceKey}`;
     const undef = 'Invalid input: expected string, received undefined';
     const notV4 = 'must be a UUID v4 (36 characters)';
-    const notObject = 'body must be a JSON object';
+    const notObject = 'must be a JSON object';
     const cases: [string, (x: Dev) => Promise<HttpResult>, Record<string, unknown>][] = [
       // create
-      ['create: no body', (x) => x.client.send('POST', `/account/${x.accountKey}/device`), schemaErrors(['', 'body is required'])],
+      ['create: no body', (x) => x.client.send('POST', `/account/${x.accountKey}/device`), schemaErrors(['body', 'is required'])],
       [
         'create: every field missing',
         (x) => x.client.createDevice(x.accountKey, {}),
@@ -137,10 +137,10 @@ describe('error catalog', () => {
         (x) => x.client.createDevice(x.accountKey, createBody(x.approver.document_number, { session_id: randomUUID().replace(/-/g, '') })),
         schemaErrors(['session_id', notV4]),
       ],
-      ['create: JSON array', (x) => x.client.createDevice(x.accountKey, '[]'), schemaErrors(['', notObject])],
-      ['create: JSON string', (x) => x.client.createDevice(x.accountKey, '"device"'), schemaErrors(['', notObject])],
-      ['create: JSON number', (x) => x.client.createDevice(x.accountKey, '42'), schemaErrors(['', notObject])],
-      ['create: JSON null', (x) => x.client.createDevice(x.accountKey, 'null'), schemaErrors(['', notObject])],
+      ['create: JSON array', (x) => x.client.createDevice(x.accountKey, '[]'), schemaErrors(['body', notObject])],
+      ['create: JSON string', (x) => x.client.createDevice(x.accountKey, '"device"'), schemaErrors(['body', notObject])],
+      ['create: JSON number', (x) => x.client.createDevice(x.accountKey, '42'), schemaErrors(['body', notObject])],
+      ['create: JSON null', (x) => x.client.createDevice(x.accountKey, 'null'), schemaErrors(['body', notObject])],
       [
         'create: account_key not a UUID',
         (x) => x.client.createDevice('not-a-uuid', createBody(x.approver.document_number)),
@@ -154,20 +154,20 @@ describe('error catalog', () => {
       // resend
       ['resend: contact_type "liveness"', (x) => x.client.resend(x.accountKey, x.deviceKey, { contact_type: 'liveness' }), schemaErrors(['contact_type', 'must be one of: sms, email'])],
       ['resend: contact_type a number', (x) => x.client.resend(x.accountKey, x.deviceKey, { contact_type: 1 }), schemaErrors(['contact_type', 'must be one of: sms, email'])],
-      ['resend: JSON array', (x) => x.client.resend(x.accountKey, x.deviceKey, '[]'), schemaErrors(['', notObject])],
-      ['resend: JSON true', (x) => x.client.resend(x.accountKey, x.deviceKey, 'true'), schemaErrors(['', notObject])],
-      ['resend: JSON null', (x) => x.client.resend(x.accountKey, x.deviceKey, 'null'), schemaErrors(['', notObject])],
+      ['resend: JSON array', (x) => x.client.resend(x.accountKey, x.deviceKey, '[]'), schemaErrors(['body', notObject])],
+      ['resend: JSON true', (x) => x.client.resend(x.accountKey, x.deviceKey, 'true'), schemaErrors(['body', notObject])],
+      ['resend: JSON null', (x) => x.client.resend(x.accountKey, x.deviceKey, 'null'), schemaErrors(['body', notObject])],
       ['resend: device_key is a UUID v1', (x) => x.client.resend(x.accountKey, UUID_V1), schemaErrors(['device_key', notV4])],
       ['resend: account_key not a UUID', (x) => x.client.resend('account-1', x.deviceKey), schemaErrors(['account_key', notV4])],
       // validate
-      ['validate: no body', (x) => x.client.send('PUT', `${dev(x)}/validate`), schemaErrors(['', 'body is required'])],
+      ['validate: no body', (x) => x.client.send('PUT', `${dev(x)}/validate`), schemaErrors(['body', 'is required'])],
       ['validate: token missing', (x) => x.client.send('PUT', `${dev(x)}/validate`, {}), schemaErrors(['token', 'must be a string'])],
       ['validate: token of 5 characters', (x) => x.client.validate(x.accountKey, x.deviceKey, x.code.slice(0, 5)), schemaErrors(['token', 'must have 6 characters'])],
       ['validate: token of 7 characters', (x) => x.client.validate(x.accountKey, x.deviceKey, `${x.code}0`), schemaErrors(['token', 'must have 6 characters'])],
       ['validate: token empty', (x) => x.client.validate(x.accountKey, x.deviceKey, ''), schemaErrors(['token', 'must not be empty'])],
       ['validate: token a number', (x) => x.client.send('PUT', `${dev(x)}/validate`, { token: Number(x.code) }), schemaErrors(['token', 'must be a string'])],
       ['validate: token null', (x) => x.client.send('PUT', `${dev(x)}/validate`, { token: null }), schemaErrors(['token', 'must be a string'])],
-      ['validate: JSON array', (x) => x.client.send('PUT', `${dev(x)}/validate`, [x.code]), schemaErrors(['', notObject])],
+      ['validate: JSON array', (x) => x.client.send('PUT', `${dev(x)}/validate`, [x.code]), schemaErrors(['body', notObject])],
       ['validate: device_key is a UUID v1', (x) => x.client.validate(x.accountKey, UUID_V1, x.code), schemaErrors(['device_key', notV4])],
       // query
       ['query: device_key is a UUID v1', (x) => x.client.query(x.accountKey, UUID_V1), schemaErrors(['device_key', notV4])],

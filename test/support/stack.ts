@@ -52,7 +52,8 @@ export class Stack {
   readonly ses = new FakeSes();
   readonly redis: Redis;
   api!: ServiceProcess;
-  worker?: ServiceProcess;
+  /** Every worker started, oldest first. */
+  readonly workers: ServiceProcess[] = [];
   apiUrl!: string;
   admin!: AdminClient;
   private env!: Record<string, string>;
@@ -101,14 +102,19 @@ export class Stack {
 
   async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const worker = ServiceProcess.start('worker', { ...this.env, ...extraEnv });
+    this.workers.push(worker);
     await worker.waitFor(/consuming "token-dispatch"/);
-    this.worker = worker;
     return worker;
+  }
+
+  /** The most recently started worker. */
+  get worker(): ServiceProcess | undefined {
+    return this.workers[this.workers.length - 1];
   }
 
   /** All lines printed by the processes of this stack. */
   get output(): string[] {
-    return [...this.api.output, ...(this.worker?.output ?? [])];
+    return [...(this.api?.output ?? []), ...this.workers.flatMap((w) => w.output)];
   }
 
   /** Registers a client integration with a fresh key pair and returns its signed client. */
@@ -151,7 +157,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.api?.stop(), this.worker?.stop()]);
+    await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
     await Promise.all([this.twilio.stop(), this.ses.stop()]);
     await deleteKeys(this.redis, this.prefix).catch(() => undefined);
     this.redis.disconnect();

@@ -23,7 +23,7 @@ const EnvSchema = z.object({
   PORT: int(3000, 0),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.{}-]+$/).default('dts'),
-  REDIS_COMMAND_TIMEOUT_MS: int(800, 50),
+  REDIS_COMMAND_TIMEOUT_MS: int(500, 50),
   ADMIN_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
   TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),

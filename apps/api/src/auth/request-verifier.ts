@@ -48,6 +48,9 @@ export interface SignedRequest {
   rawBody: Buffer | undefined;
 }
 
+/** UTC ISO-8601 date-time, e.g. `2024-12-22T20:30:23.459Z` (an explicit offset is accepted too). */
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
 const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
 
 @Injectable()
@@ -78,7 +81,7 @@ export class RequestVerifier {
     }
     if (claims.uri !== req.path) throw unauthenticated('uri does not match the request');
 
-    const timestamp = typeof claims.timestamp === 'string' ? Date.parse(claims.timestamp) : NaN;
+    const timestamp = typeof claims.timestamp === 'string' && ISO_8601.test(claims.timestamp) ? Date.parse(claims.timestamp) : NaN;
     const skewMs = this.config.authMaxClockSkewSeconds * 1000;
     if (Number.isNaN(timestamp)) throw unauthenticated('timestamp missing or not ISO-8601');
     if (Math.abs(nowMs - timestamp) > skewMs) throw unauthenticated('timestamp outside the accepted window');

@@ -13,7 +13,7 @@ export const Cpf = z.string().regex(/^\d{11}$/, 'must be 11 digits');
 const ContactType = z.enum(CONTACT_TYPES, { error: 'must be one of: sms, email' });
 
 const body = <T extends z.ZodRawShape>(shape: T) =>
-  z.object(shape, { error: (issue) => (issue.input === undefined ? 'body is required' : 'body must be a JSON object') });
+  z.object(shape, { error: (issue) => (issue.input === undefined ? 'is required' : 'must be a JSON object') });
 
 export const CreateDeviceBody = body({
   device_key: UuidV4,
@@ -35,7 +35,7 @@ export type CreateDeviceBody = z.infer<typeof CreateDeviceBody>;
  */
 export const ResendTokenBody = z.preprocess(
   (b) => (b === undefined ? {} : b),
-  z.object({ contact_type: ContactType.optional() }, { error: 'body must be a JSON object' }),
+  z.object({ contact_type: ContactType.optional() }, { error: 'must be a JSON object' }),
 );
 export type ResendTokenBody = z.infer<typeof ResendTokenBody>;
 

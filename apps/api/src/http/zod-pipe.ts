@@ -1,6 +1,7 @@
 /**
  * Validates a body or path parameter against a zod schema; a failure becomes
- * QIT000001 with `extra_fields.errors` naming each field and why.
+ * QIT000001 with `extra_fields.errors` naming each field (`body` for the body
+ * as a whole) and why.
  */
 import { type PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
@@ -17,7 +18,7 @@ export class ZodPipe<S extends z.ZodType> implements PipeTransform<unknown, z.in
     if (result.success) return result.data;
     throw new DomainError(ErrorCodes.schema, {
       errors: result.error.issues.slice(0, 10).map((issue) => ({
-        field: [this.location, ...issue.path.map(String)].filter(Boolean).join('.'),
+        field: [this.location, ...issue.path.map(String)].filter(Boolean).join('.') || 'body',
         reason: issue.message,
       })),
     });
