@@ -6,7 +6,7 @@
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '@lib/store';
 import type { AppConfig } from '@lib/config';
 import { BACKOFF_STRATEGY, DISPATCH_QUEUE, backoffDelay, type SendTokenPayload } from '@lib/dispatch-contract';
 import { TransientSendError } from '@lib/notifications';

@@ -1,6 +1,6 @@
 /** The worker application: the dispatch processor and what it needs. */
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '@lib/store';
 import type { AppConfig } from '@lib/config';
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';

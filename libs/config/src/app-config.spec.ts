@@ -53,3 +53,25 @@ describe('loadConfig', () => {
     expect(loadConfig({ DISPATCH_ATTEMPTS: '6', DISPATCH_BACKOFF_MS: '1000' }).retry).toEqual({ attempts: 6, backoffMs: 1000 });
   });
 });
+
+describe('Redis topology settings', () => {
+  it('is standalone by default', () => {
+    expect(loadConfig({}).redis.topology).toEqual({ mode: 'standalone' });
+  });
+
+  it('parses sentinel nodes and the master name', () => {
+    const c = loadConfig({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 's1:26379, s2:26380', REDIS_SENTINEL_NAME: 'tokens' });
+    expect(c.redis.topology).toEqual({ mode: 'sentinel', name: 'tokens', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }] });
+  });
+
+  it('requires cluster nodes and a hash-tag prefix in cluster mode', () => {
+    expect(() => loadConfig({ REDIS_MODE: 'cluster' })).toThrow(/REDIS_CLUSTER_NODES: required[\s\S]*REDIS_KEY_PREFIX: must be a hash tag/);
+    const c = loadConfig({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'c1:7000,c2:7001', REDIS_KEY_PREFIX: '{dts}' });
+    expect(c.redis.topology).toEqual({ mode: 'cluster', nodes: [{ host: 'c1', port: 7000 }, { host: 'c2', port: 7001 }] });
+  });
+
+  it('rejects malformed node lists and half-set dashboard users', () => {
+    expect(() => loadConfig({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'nohost' })).toThrow(/REDIS_SENTINELS: expected/);
+    expect(() => loadConfig({ BOARD_USERNAME: 'support' })).toThrow(/BOARD_USERNAME, BOARD_PASSWORD/);
+  });
+});

@@ -24,6 +24,20 @@ const EnvSchema = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.{}-]+$/).default('dts'),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 50),
+  REDIS_MODE: z.enum(['standalone', 'sentinel', 'cluster']).default('standalone'),
+  REDIS_SENTINELS: optionalString,
+  REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+  REDIS_CLUSTER_NODES: optionalString,
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  METRICS_TOKEN: optionalString,
+  DOCS_ENABLED: z.enum(['true', 'false']).default('true'),
+  BOARD_USERNAME: optionalString,
+  BOARD_PASSWORD: optionalString,
+  BOARD_READONLY_USERNAME: optionalString,
+  BOARD_READONLY_PASSWORD: optionalString,
+  WORKER_HTTP_HOST: z.string().default('0.0.0.0'),
+  WORKER_HTTP_PORT: int(3001, 0),
+  WORKER_SHUTDOWN_GRACE_MS: int(30_000, 0),
   ADMIN_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
   TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
@@ -44,6 +58,7 @@ const EnvSchema = z.object({
   TWILIO_AUTH_TOKEN: optionalString,
   TWILIO_FROM_NUMBER: optionalString,
   TWILIO_API_URL: optionalUrl,
+  TWILIO_STATUS_CALLBACK_URL: optionalUrl,
   SES_FROM_ADDRESS: optionalString,
   SES_ENDPOINT: optionalUrl,
   AWS_REGION: z.string().default('us-east-1'),
@@ -67,16 +82,33 @@ export type EmailTransportConfig =
   | { kind: 'ses'; fromAddress: string; region: string; endpoint?: string }
   | { kind: 'outbox'; path: string };
 
+export type RedisTopology =
+  | { mode: 'standalone' }
+  | { mode: 'sentinel'; sentinels: { host: string; port: number }[]; name: string }
+  | { mode: 'cluster'; nodes: { host: string; port: number }[] };
+
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
   http: { host: string; port: number; bodyLimitBytes: number; requestTimeoutMs: number };
-  redis: { url: string; keyPrefix: string; commandTimeoutMs: number };
+  /**
+   * `url` carries credentials, TLS (`rediss://`) and the database for every
+   * mode; sentinel and cluster modes add their node lists.
+   */
+  redis: { url: string; keyPrefix: string; commandTimeoutMs: number; topology: RedisTopology };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** When set, `/metrics` requires `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  docsEnabled: boolean;
+  /** Basic-auth users of the queue dashboard (the admin bearer token always has full access). */
+  board: { full?: { username: string; password: string }; readOnly?: { username: string; password: string } };
+  /** Public URL Twilio posts delivery receipts to (also the URL their signature covers). */
+  twilioStatusCallbackUrl?: string;
   adminToken: string;
   tokenHashSecret: string;
   tokenPolicy: TokenPolicy;
   sendLimits: SendLimitPolicy;
   authMaxClockSkewSeconds: number;
-  worker: { concurrency: number };
+  worker: { concurrency: number; httpHost: string; httpPort: number; shutdownGraceMs: number };
   retry: DispatchRetryPolicy;
   providerTimeoutMs: number;
   sms: SmsTransportConfig;
@@ -134,12 +166,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     problems.push('DISPATCH_ATTEMPTS/DISPATCH_BACKOFF_MS: the retry window must be shorter than TOKEN_TTL_SECONDS');
   }
 
+  const topology = redisTopology(e, problems);
+  const pair = (user?: string, password?: string, name = 'BOARD') => {
+    if (!user && !password) return undefined;
+    if (!user || !password) {
+      problems.push(`${name}_USERNAME, ${name}_PASSWORD: set both or neither`);
+      return undefined;
+    }
+    return { username: user, password };
+  };
+  const board = {
+    full: pair(e.BOARD_USERNAME, e.BOARD_PASSWORD),
+    readOnly: pair(e.BOARD_READONLY_USERNAME, e.BOARD_READONLY_PASSWORD, 'BOARD_READONLY'),
+  };
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
     env: e.NODE_ENV,
     http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, topology },
+    logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
+    docsEnabled: e.DOCS_ENABLED === 'true',
+    board,
+    twilioStatusCallbackUrl: e.TWILIO_STATUS_CALLBACK_URL,
     adminToken: adminToken!,
     tokenHashSecret: tokenHashSecret!,
     tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },
@@ -149,13 +200,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
     },
     authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
-    worker: { concurrency: e.WORKER_CONCURRENCY },
+    worker: { concurrency: e.WORKER_CONCURRENCY, httpHost: e.WORKER_HTTP_HOST, httpPort: e.WORKER_HTTP_PORT, shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS },
     retry,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     sms,
     email,
     messages: { smsTemplate: e.SMS_TEMPLATE, emailSubject: e.EMAIL_SUBJECT, emailTemplate: e.EMAIL_TEMPLATE },
   });
+}
+
+function hostPorts(list: string, variable: string, problems: string[]): { host: string; port: number }[] {
+  const nodes = list
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const m = item.match(/^\[?([^\]]+?)\]?:(\d{1,5})$/);
+      return m ? { host: m[1], port: Number(m[2]) } : undefined;
+    });
+  if (nodes.length === 0 || nodes.some((n) => !n || n.port < 1 || n.port > 65535)) {
+    problems.push(`${variable}: expected a comma-separated list of host:port`);
+    return [];
+  }
+  return nodes as { host: string; port: number }[];
+}
+
+function redisTopology(e: z.infer<typeof EnvSchema>, problems: string[]): RedisTopology {
+  if (e.REDIS_MODE === 'sentinel') {
+    if (!e.REDIS_SENTINELS) problems.push('REDIS_SENTINELS: required when REDIS_MODE=sentinel');
+    return { mode: 'sentinel', sentinels: e.REDIS_SENTINELS ? hostPorts(e.REDIS_SENTINELS, 'REDIS_SENTINELS', problems) : [], name: e.REDIS_SENTINEL_NAME };
+  }
+  if (e.REDIS_MODE === 'cluster') {
+    if (!e.REDIS_CLUSTER_NODES) problems.push('REDIS_CLUSTER_NODES: required when REDIS_MODE=cluster');
+    // Multi-key scripts and BullMQ need their keys in one hash slot.
+    if (!/^\{[^{}]+\}$/.test(e.REDIS_KEY_PREFIX)) problems.push('REDIS_KEY_PREFIX: must be a hash tag such as {dts} when REDIS_MODE=cluster');
+    return { mode: 'cluster', nodes: e.REDIS_CLUSTER_NODES ? hostPorts(e.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES', problems) : [] };
+  }
+  return { mode: 'standalone' };
 }
 
 /** For `main.ts`: load or exit with the problems listed, without a stack trace. */

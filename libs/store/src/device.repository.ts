@@ -2,7 +2,7 @@
  * Devices, their status history, token state and send bookkeeping. Every
  * check-then-write runs as one Lua script (see device.scripts.ts).
  */
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from './redis-connection';
 import { DeviceStatus, isDeviceStatus, type ContactType, type StatusEvent } from '@lib/domain';
 import {
   ARM_TOKEN,

@@ -2,7 +2,7 @@
  * Client integrations and accounts (with their approvers), as managed by the
  * internal admin API and the CLI.
  */
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from './redis-connection';
 import type { Account, ClientIntegration } from './records';
 import type { RedisKeys } from './redis-keys';
 import { redisCall } from './lua-script';

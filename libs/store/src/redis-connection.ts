@@ -1,5 +1,6 @@
 /**
- * Redis connections, tuned per role.
+ * Redis connections, tuned per role and built for the configured topology
+ * (standalone, Sentinel or Cluster).
  *
  * - `command`: used by the API for reads, scripts and queue producers. It
  *   never buffers commands while disconnected (`enableOfflineQueue: false`),
@@ -8,13 +9,22 @@
  * - `worker`: used by BullMQ workers, which must wait for Redis to come back
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
  */
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+
+/** A standalone/Sentinel connection or a Cluster client: both speak the same commands. */
+export type RedisClient = Redis | Cluster;
 
 export type RedisRole = 'command' | 'worker';
+
+export type RedisTopologySettings =
+  | { mode: 'standalone' }
+  | { mode: 'sentinel'; sentinels: { host: string; port: number }[]; name: string }
+  | { mode: 'cluster'; nodes: { host: string; port: number }[] };
 
 export interface RedisConnectionSettings {
   url: string;
   commandTimeoutMs: number;
+  topology?: RedisTopologySettings;
 }
 
 const reconnect = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
@@ -35,16 +45,50 @@ export function redisOptions(role: RedisRole, settings: RedisConnectionSettings)
   };
 }
 
-export function createRedis(role: RedisRole, settings: RedisConnectionSettings, connectionName: string): Redis {
-  const redis = new Redis(settings.url, { ...redisOptions(role, settings), connectionName });
+/** Password, username, TLS and database from the URL, for the modes that list nodes separately. */
+export function urlOptions(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined;
+  return {
+    username: u.username ? decodeURIComponent(u.username) : undefined,
+    password: u.password ? decodeURIComponent(u.password) : undefined,
+    tls: u.protocol === 'rediss:' ? {} : undefined,
+    db: Number.isInteger(db) ? db : undefined,
+  };
+}
+
+export function createRedis(role: RedisRole, settings: RedisConnectionSettings, connectionName: string): RedisClient {
+  const topology = settings.topology ?? { mode: 'standalone' };
+  const options = { ...redisOptions(role, settings), connectionName };
+  let client: RedisClient;
+  if (topology.mode === 'sentinel') {
+    const fromUrl = urlOptions(settings.url);
+    client = new Redis({
+      ...options,
+      ...fromUrl,
+      sentinels: topology.sentinels,
+      name: topology.name,
+      sentinelPassword: fromUrl.password,
+    });
+  } else if (topology.mode === 'cluster') {
+    const { db: _db, ...fromUrl } = urlOptions(settings.url);
+    client = new Cluster(topology.nodes, {
+      redisOptions: { ...options, ...fromUrl },
+      enableOfflineQueue: options.enableOfflineQueue ?? true,
+      enableReadyCheck: true,
+      clusterRetryStrategy: reconnect,
+    });
+  } else {
+    client = new Redis(settings.url, options);
+  }
   // Without a listener ioredis prints every reconnect failure as an
   // unhandled error; outages are reported through health and request errors.
-  redis.on('error', () => undefined);
-  return redis;
+  client.on('error', () => undefined);
+  return client;
 }
 
 /** Resolves once the connection is ready (or rejects after `timeoutMs`). */
-export function whenReady(redis: Redis, timeoutMs = 5000): Promise<void> {
+export function whenReady(redis: RedisClient, timeoutMs = 5000): Promise<void> {
   if (redis.status === 'ready') return Promise.resolve();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -4,7 +4,7 @@
  * a coalesced request) is a no-op in BullMQ instead of a second send.
  */
 import { Queue } from 'bullmq';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '@lib/store';
 import { InfrastructureError } from '@lib/domain';
 import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions, type DispatchRetryPolicy, type SendTokenPayload } from '@lib/dispatch-contract';
 import type { RedisKeys } from '@lib/store';

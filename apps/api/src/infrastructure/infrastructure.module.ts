@@ -3,7 +3,7 @@
  * queue producer. Connections are opened here and closed on shutdown.
  */
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
-import type Redis from 'ioredis';
+import type { RedisClient as Redis } from '@lib/store';
 import { TokenCrypto } from '@lib/domain';
 import type { AppConfig } from '@lib/config';
 import { DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
