@@ -51,9 +51,30 @@ export class DispatchProcessor implements OnApplicationBootstrap, OnApplicationS
     this.logger.log(`consuming "${DISPATCH_QUEUE}" with concurrency ${this.config.worker.concurrency}`);
   }
 
-  /** Finishes the jobs in flight, takes no new ones. */
-  async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close();
+  /**
+   * Graceful stop (SIGTERM): take no new jobs and let those in flight finish,
+   * for up to WORKER_SHUTDOWN_GRACE_MS. Past that the worker is closed
+   * forcibly: unfinished jobs keep their lock until it expires, then BullMQ's
+   * stalled-job check hands them to another worker, which re-sends the same
+   * code (the token is derived from the dispatch id).
+   */
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    const grace = this.config.worker.shutdownGraceMs;
+    this.logger.log(`stopping${signal ? ` on ${signal}` : ''}: finishing jobs in flight (grace ${grace} ms)`);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), grace);
+    });
+    const outcome = await Promise.race([worker.close().then(() => 'closed' as const), expired]);
+    clearTimeout(timer);
+    if (outcome === 'expired') {
+      this.logger.warn(`grace period over: closing with jobs still in flight; they will be retried by another worker`);
+      await worker.close(true);
+    } else {
+      this.logger.log('stopped: no job in flight');
+    }
   }
 
   get bullWorker(): Worker | undefined {
