@@ -15,7 +15,7 @@ const { existsSync } = require('node:fs');
 const { join } = require('node:path');
 const { constants } = require('node:os');
 const readline = require('node:readline');
-const net = require('node:net');
+const { redisAnswers, waitForRedis } = require('./redis-probe');
 
 const root = join(__dirname, '..');
 const apps = [
@@ -60,21 +60,6 @@ function stopAll(signal) {
   killTimer.unref();
 }
 
-/** True when something at host:port answers PING with PONG. */
-function redisAnswers(host, port, timeoutMs = 1000) {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
-
 let redisChild;
 
 /** Starts a local redis-server when REDIS_URL points at this machine and nothing answers there. */
@@ -96,10 +81,7 @@ async function ensureRedis() {
     process.stderr.write(`could not start redis-server (${error.message}): install Redis (apt-get install redis-server) or set REDIS_URL.\n`);
     process.exit(1);
   });
-  for (let i = 0; i < 50; i += 1) {
-    if (await redisAnswers('127.0.0.1', port)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  if (await waitForRedis('127.0.0.1', port)) return;
   process.stderr.write('redis-server did not answer in 5 s.\n');
   process.exit(1);
 }

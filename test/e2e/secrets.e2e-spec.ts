@@ -55,21 +55,6 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
     }
   }
 
-  /** Like stack.newDevice, with a hook between registering the approver and creating the device. */
-  async function deviceScripted(channel: 'sms' | 'email', beforeCreate: (approver: Approver) => void): Promise<Device> {
-    const client = await stack.newClient();
-    const { accountKey, approver } = await stack.newAccount(client.clientKey);
-    beforeCreate(approver);
-    const deviceKey = randomUUID();
-    const res = await client.createDevice(accountKey, {
-      device_key: deviceKey,
-      session_id: randomUUID(),
-      tfa_info: { approver_document_number: approver.document_number, contact_type: channel },
-    });
-    if (res.status !== 202) throw new Error(`device creation failed: ${res.status} ${res.text}`);
-    return { client, accountKey, approver, deviceKey, created: res.body };
-  }
-
   beforeAll(async () => {
     stack = await Stack.start({
       label: 'secrets',
@@ -105,7 +90,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
     expect((await b.client.validate(b.accountKey, b.deviceKey, codeIn(smsB.body))).status).toBe(201);
 
     // 3. Twilio refuses the number permanently, quoting it in its error text.
-    const c = await deviceScripted('sms', (approver) =>
+    const c = await stack.newDevice('sms', 'p256', (approver) =>
       stack.twilio.failNext(1, twilioError(400, 21211, `The 'To' number ${approver.phone_number} is not a valid phone number.`)),
     );
     devices.push(c);

@@ -5,32 +5,12 @@
  * Plain JavaScript because Jest loads it before any transform is set up.
  */
 const { spawn } = require('node:child_process');
-const net = require('node:net');
 
-function ping(url, timeoutMs = 1000) {
+const { redisAnswers, waitForRedis, freePort } = require('../../scripts/redis-probe');
+
+function ping(url) {
   const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: hostname, port: Number(port || 6379) });
-    const done = (ok) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('error', () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => done(d.toString().startsWith('+PONG')));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+  return redisAnswers(hostname, Number(port || 6379));
 }
 
 module.exports = async function globalSetup() {
@@ -45,7 +25,7 @@ module.exports = async function globalSetup() {
     child.once('error', (err) => reject(new Error(`No Redis at ${url} and redis-server could not be started (${err.message}). Start Redis or set TEST_REDIS_URL.`)));
     child.once('spawn', resolve);
   });
-  for (let i = 0; i < 50 && !(await ping(`redis://127.0.0.1:${port}`)); i += 1) await new Promise((r) => setTimeout(r, 100));
+  await waitForRedis('127.0.0.1', port);
   process.env.TEST_REDIS_URL = `redis://127.0.0.1:${port}`;
   globalThis.__TEST_REDIS__ = child;
   process.stdout.write(`\n[tests] no Redis at ${url}; started one for this run at ${process.env.TEST_REDIS_URL}\n`);

@@ -142,10 +142,15 @@ export class Stack {
     return { accountKey, approver: approvers[0] };
   }
 
-  /** A client, an account and a device created by SMS or e-mail, with its first message delivered. */
-  async newDevice(channel: 'sms' | 'email' = 'sms', kind: ClientKeyKind = 'p256') {
+  /**
+   * A client, an account and a device created by SMS or e-mail (its first
+   * send queued). `beforeCreate` runs once the approver exists, before the
+   * device is created (e.g. to script the fake provider for that address).
+   */
+  async newDevice(channel: 'sms' | 'email' = 'sms', kind: ClientKeyKind = 'p256', beforeCreate?: (approver: Approver) => void) {
     const client = await this.newClient(kind);
     const { accountKey, approver } = await this.newAccount(client.clientKey);
+    beforeCreate?.(approver);
     const deviceKey = randomUUID();
     const res = await client.createDevice(accountKey, {
       device_key: deviceKey,
