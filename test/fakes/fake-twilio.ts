@@ -21,6 +21,8 @@ export interface FakeSms {
   to: string;
   from: string;
   body: string;
+  /** The `StatusCallback` the sender asked for (where delivery receipts should go), if any. */
+  statusCallback?: string;
   receivedAt: Date;
 }
 
@@ -86,7 +88,7 @@ export class FakeTwilio extends FakeHttpServer<FakeSms> {
 
     const sid = `SM${randomBytes(16).toString('hex')}`;
     const now = new Date();
-    this.deliver({ sid, accountSid: this.accountSid, to, from, body, receivedAt: now });
+    this.deliver({ sid, accountSid: this.accountSid, to, from, body, statusCallback: field('StatusCallback'), receivedAt: now });
     const uri = `/2010-04-01/Accounts/${this.accountSid}/Messages/${sid}.json`;
     return {
       status: 201,

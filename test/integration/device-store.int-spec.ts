@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { SEND_LIMIT_WINDOW_MS } from '@lib/domain';
-import { DeviceRepository, RedisKeys, type DispatchRequest } from '@lib/store';
+import { DeviceRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type DispatchRequest } from '@lib/store';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 describe('DeviceRepository on Redis', () => {
@@ -144,5 +144,41 @@ describe('DeviceRepository on Redis', () => {
     await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM123', 99_000, 1);
     expect(await redis.hget(keys.device(dev.deviceKey), 'token_expires_at')).toBe('99000');
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', providerMessageId: 'SM123', attempts: 1 });
+  });
+
+  it('traces a sent message back to its dispatch for 7 days, per provider', async () => {
+    const dev = await newDevice();
+    const sid = `SM${randomUUID().replace(/-/g, '')}`;
+    await devices.armToken(dev.deviceKey, dev.dispatchId, 'f'.repeat(64), Date.now() + 1000, 1);
+    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', sid, Date.now() + 1000, 1);
+    expect(await devices.dispatchIdForProviderMessage('twilio', sid)).toBe(dev.dispatchId);
+    expect(await devices.dispatchIdForProviderMessage('ses', sid)).toBeUndefined();
+    const ttl = await redis.ttl(keys.providerMessage('twilio', sid));
+    expect(ttl).toBeGreaterThan(PROVIDER_MESSAGE_TTL_SECONDS - 60);
+    expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
+  });
+
+  it('records delivery receipts on the dispatch, never letting an earlier status replace a later one', async () => {
+    const dev = await newDevice();
+    const sid = `SM${randomUUID().replace(/-/g, '')}`;
+    await devices.armToken(dev.deviceKey, dev.dispatchId, 'f'.repeat(64), Date.now() + 1000, 1);
+    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', sid, Date.now() + 1000, 1);
+    const receipt = { provider: 'twilio', providerMessageId: sid, atMs: Date.parse('2025-01-02T03:04:05.000Z') };
+
+    expect(await devices.recordDelivery(dev.dispatchId, { ...receipt, status: 'undelivered', rank: 4, errorCode: 'twilio_30003' })).toBe('recorded');
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({
+      state: 'sent',
+      deliveryStatus: 'undelivered',
+      deliveryErrorCode: 'twilio_30003',
+      deliveryUpdatedAt: '2025-01-02T03:04:05.000Z',
+    });
+    expect(await devices.recordDelivery(dev.dispatchId, { ...receipt, status: 'sent', rank: 3 })).toBe('stale');
+    expect((await devices.dispatch(dev.dispatchId))?.deliveryStatus).toBe('undelivered');
+    expect(await devices.recordDelivery(dev.dispatchId, { ...receipt, status: 'delivered', rank: 4 })).toBe('recorded');
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ deliveryStatus: 'delivered', deliveryErrorCode: undefined });
+
+    expect(await devices.recordDelivery(dev.dispatchId, { ...receipt, providerMessageId: 'SMother', status: 'failed', rank: 4 })).toBe('mismatch');
+    expect(await devices.recordDelivery(randomUUID(), { ...receipt, status: 'failed', rank: 4 })).toBe('gone');
+    expect((await devices.dispatch(dev.dispatchId))?.deliveryStatus).toBe('delivered');
   });
 });

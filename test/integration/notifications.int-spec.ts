@@ -82,6 +82,18 @@ describe('TwilioSmsAdapter against FakeTwilio', () => {
     expect(request.basicAuth).toEqual({ username: fake.accountSid, password: fake.authToken });
   });
 
+  it('asks Twilio for delivery receipts when a status callback URL is configured', async () => {
+    const callback = 'https://tokens.example.com/webhooks/twilio/status';
+    const sender = createSmsSender(
+      { kind: 'twilio', accountSid: fake.accountSid, authToken: fake.authToken, fromNumber: FROM_NUMBER, apiUrl: fake.url },
+      TIMEOUT_MS,
+      { statusCallbackUrl: callback },
+    );
+    await sender.sendSms({ to: PHONE, body: SMS_BODY });
+    expect(fake.requests[0].body).toEqual({ To: PHONE, From: FROM_NUMBER, Body: SMS_BODY, StatusCallback: callback });
+    expect(fake.messages[0].statusCallback).toBe(callback);
+  });
+
   it('goes through the transport factory for kind twilio', async () => {
     const sender = createSmsSender(
       { kind: 'twilio', accountSid: fake.accountSid, authToken: fake.authToken, fromNumber: FROM_NUMBER, apiUrl: `${fake.url}/` },

@@ -31,7 +31,7 @@ export class WorkerModule implements OnApplicationShutdown {
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
         { provide: DirectoryRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
-        { provide: SMS_SENDER, useFactory: () => createSmsSender(config.sms, config.providerTimeoutMs) },
+        { provide: SMS_SENDER, useFactory: () => createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }) },
         { provide: EMAIL_SENDER, useFactory: () => createEmailSender(config.email, config.providerTimeoutMs) },
         SendTokenHandler,
         DispatchProcessor,

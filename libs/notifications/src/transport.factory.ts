@@ -13,10 +13,15 @@ function unknownKind(kind: never): never {
   throw new Error(`Unknown transport kind: ${String(kind)}`);
 }
 
-export function createSmsSender(config: AppConfig['sms'], timeoutMs: number): SmsSender {
+export interface SmsSenderOptions {
+  /** Public URL of the api's delivery-receipt endpoint (`TWILIO_STATUS_CALLBACK_URL`). */
+  statusCallbackUrl?: string;
+}
+
+export function createSmsSender(config: AppConfig['sms'], timeoutMs: number, options: SmsSenderOptions = {}): SmsSender {
   switch (config.kind) {
     case 'twilio':
-      return new TwilioSmsAdapter(config, timeoutMs);
+      return new TwilioSmsAdapter({ ...config, statusCallback: options.statusCallbackUrl }, timeoutMs);
     case 'outbox':
       return new OutboxSmsAdapter(config.path);
     default:

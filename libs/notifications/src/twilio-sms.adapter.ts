@@ -23,6 +23,8 @@ export interface TwilioSmsOptions {
   fromNumber: string;
   /** Base URL replacing https://api.twilio.com, e.g. `http://127.0.0.1:4010`. */
   apiUrl?: string;
+  /** Where Twilio posts the message's delivery receipts (its `StatusCallback`); none asked for when absent. */
+  statusCallback?: string;
 }
 
 /**
@@ -140,6 +142,7 @@ export class TwilioSmsAdapter implements SmsSender {
   readonly provider = 'twilio';
   private readonly client: twilio.Twilio;
   private readonly fromNumber: string;
+  private readonly statusCallback?: string;
 
   constructor(options: TwilioSmsOptions, timeoutMs: number) {
     // With an httpClient given, the client's own timeout/autoRetry options are
@@ -150,12 +153,14 @@ export class TwilioSmsAdapter implements SmsSender {
     );
     this.client = twilio(options.accountSid, options.authToken, { httpClient });
     this.fromNumber = options.fromNumber;
+    this.statusCallback = options.statusCallback;
   }
 
   async sendSms(message: SmsMessage): Promise<SendReceipt> {
     let sid: string | undefined;
     try {
-      ({ sid } = await this.client.messages.create({ to: message.to, from: this.fromNumber, body: message.body }));
+      const callback = this.statusCallback ? { statusCallback: this.statusCallback } : {};
+      ({ sid } = await this.client.messages.create({ to: message.to, from: this.fromNumber, body: message.body, ...callback }));
     } catch (err) {
       throw classifyTwilioError(err);
     }

@@ -10,6 +10,7 @@ import {
   DISABLE_DEVICE,
   FAIL_VALIDATION,
   MARK_SENT,
+  RECORD_DELIVERY,
   REQUEST_DISPATCH,
   RESERVE_ATTEMPT,
 } from './device.scripts';
@@ -53,7 +54,21 @@ export type ReserveResult =
 
 export type ArmResult = 'armed' | 'gone' | 'not_pending' | 'superseded';
 
+export type DeliveryRecordResult = 'recorded' | 'stale' | 'gone' | 'mismatch';
+
+export interface DeliveryReceipt {
+  provider: string;
+  providerMessageId: string;
+  status: string;
+  /** Position of `status` in a message's life; a receipt never replaces a later one. */
+  rank: number;
+  errorCode?: string;
+  atMs: number;
+}
+
 const DISPATCH_TTL_SECONDS = 30 * 24 * 3600;
+/** How long a provider's message id can be traced back to its dispatch (receipts come within minutes, rarely days). */
+export const PROVIDER_MESSAGE_TTL_SECONDS = 7 * 24 * 3600;
 
 const eventJson = (status: DeviceStatus, at: string) => JSON.stringify({ new_status: status, event_date: at } satisfies StatusEvent);
 
@@ -188,9 +203,25 @@ export class DeviceRepository {
   async markSent(deviceKey: string, dispatchId: string, provider: string, providerMessageId: string, expiresAtMs: number, attempt: number): Promise<void> {
     await MARK_SENT.run(
       this.redis,
-      [this.keys.device(deviceKey), this.keys.dispatch(dispatchId)],
-      [dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider],
+      [this.keys.device(deviceKey), this.keys.dispatch(dispatchId), this.keys.providerMessage(provider, providerMessageId)],
+      [dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, PROVIDER_MESSAGE_TTL_SECONDS],
     );
+  }
+
+  // --- delivery receipts (api) -----------------------------------------------
+
+  /** The dispatch that carried a provider's message, if it was sent within PROVIDER_MESSAGE_TTL_SECONDS. */
+  async dispatchIdForProviderMessage(provider: string, providerMessageId: string): Promise<string | undefined> {
+    const id = await redisCall(() => this.redis.get(this.keys.providerMessage(provider, providerMessageId)));
+    return id ?? undefined;
+  }
+
+  async recordDelivery(dispatchId: string, receipt: DeliveryReceipt): Promise<DeliveryRecordResult> {
+    return (await RECORD_DELIVERY.run(
+      this.redis,
+      [this.keys.dispatch(dispatchId)],
+      [receipt.providerMessageId, receipt.status, receipt.rank, receipt.errorCode ?? '', new Date(receipt.atMs).toISOString()],
+    )) as DeliveryRecordResult;
   }
 
   async markFailure(dispatchId: string, state: Extract<DispatchState, 'retrying' | 'failed'>, errorCode: string, attempt: number): Promise<void> {
@@ -235,5 +266,8 @@ function toDispatch(raw: Record<string, string>): Dispatch | undefined {
     requestedAt: raw.requested_at,
     sentAt: raw.sent_at || undefined,
     updatedAt: raw.updated_at,
+    deliveryStatus: raw.delivery_status || undefined,
+    deliveryErrorCode: raw.delivery_error_code || undefined,
+    deliveryUpdatedAt: raw.delivery_updated_at || undefined,
   };
 }

@@ -195,10 +195,14 @@ return 'armed'
 );
 
 /**
- * Worker, after the provider accepted the message: record it, and restart
- * the token's lifetime from the hand-off if the token is still this dispatch's.
+ * Worker, after the provider accepted the message: record it, remember which
+ * dispatch the provider's message id belongs to (for delivery receipts), and
+ * restart the token's lifetime from the hand-off if the token is still this
+ * dispatch's.
  *
- * KEYS: 1 device, 2 dispatch. ARGV: 1 dispatch id, 2 provider message id, 3 now ISO, 4 expires at ms, 5 attempt, 6 provider
+ * KEYS: 1 device, 2 dispatch, 3 provider message → dispatch id.
+ * ARGV: 1 dispatch id, 2 provider message id, 3 now ISO, 4 expires at ms, 5 attempt, 6 provider,
+ *       7 provider message mapping ttl s
  */
 export const MARK_SENT = new LuaScript(
   'mark-sent',
@@ -207,6 +211,33 @@ if redis.call('HGET', KEYS[1], 'token_dispatch_id') == ARGV[1] and redis.call('H
   redis.call('HSET', KEYS[1], 'token_expires_at', ARGV[4])
 end
 redis.call('HSET', KEYS[2], 'state', 'sent', 'provider_message_id', ARGV[2], 'provider', ARGV[6], 'sent_at', ARGV[3], 'updated_at', ARGV[3], 'attempts', ARGV[5])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[7])
 return 1
+`,
+);
+
+/**
+ * API, on a provider's delivery receipt: record the message's delivery status
+ * on its dispatch. Receipts can arrive out of order (a late `sent` after
+ * `delivered`), so a status never replaces one that comes later in the
+ * message's life (rank given by the caller).
+ *
+ * KEYS: 1 dispatch. ARGV: 1 provider message id, 2 status, 3 status rank, 4 error code ('' for none), 5 now ISO
+ * Returns 'recorded' | 'stale' | 'gone' (no such dispatch) | 'mismatch' (the dispatch carried another message)
+ */
+export const RECORD_DELIVERY = new LuaScript(
+  'record-delivery',
+  `
+local d = redis.call('HMGET', KEYS[1], 'dispatch_id', 'provider_message_id', 'delivery_rank')
+if not d[1] then return 'gone' end
+if d[2] ~= ARGV[1] then return 'mismatch' end
+if tonumber(d[3] or '-1') > tonumber(ARGV[3]) then return 'stale' end
+redis.call('HSET', KEYS[1], 'delivery_status', ARGV[2], 'delivery_rank', ARGV[3], 'delivery_updated_at', ARGV[5])
+if ARGV[4] ~= '' then
+  redis.call('HSET', KEYS[1], 'delivery_error_code', ARGV[4])
+else
+  redis.call('HDEL', KEYS[1], 'delivery_error_code')
+end
+return 'recorded'
 `,
 );

@@ -47,6 +47,10 @@ export interface Dispatch {
   requestedAt: string;
   sentAt?: string;
   updatedAt: string;
+  /** The provider's last delivery receipt (Twilio status callback): `sent`, `delivered`, `undelivered`, `failed`… */
+  deliveryStatus?: string;
+  deliveryErrorCode?: string;
+  deliveryUpdatedAt?: string;
 }
 
 export interface DeviceView {

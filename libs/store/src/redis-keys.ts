@@ -32,6 +32,10 @@ export class RedisKeys {
   destinationSends(destinationDigest: string): string {
     return `${this.prefix}:limit:destination:${destinationDigest}`;
   }
+  /** A provider's message id → the dispatch it carried (for delivery receipts). */
+  providerMessage(provider: string, providerMessageId: string): string {
+    return `${this.prefix}:provider-message:${provider}:${providerMessageId}`;
+  }
   replay(signatureDigest: string): string {
     return `${this.prefix}:replay:${signatureDigest}`;
   }

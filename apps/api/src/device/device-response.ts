@@ -24,6 +24,10 @@ export interface DeviceDetailsResponse extends DeviceStatusResponse {
     requested_at: string;
     sent_at: string | null;
     updated_at: string;
+    /** The provider's latest delivery receipt for the message (ours): `sent`, `delivered`, `undelivered`, `failed`… */
+    delivery_status: string | null;
+    delivery_error_code: string | null;
+    delivery_updated_at: string | null;
   };
 }
 
@@ -53,6 +57,9 @@ export function detailsResponse(view: DeviceView): DeviceDetailsResponse {
           requested_at: dispatch.requestedAt,
           sent_at: dispatch.sentAt ?? null,
           updated_at: dispatch.updatedAt,
+          delivery_status: dispatch.deliveryStatus ?? null,
+          delivery_error_code: dispatch.deliveryErrorCode ?? null,
+          delivery_updated_at: dispatch.deliveryUpdatedAt ?? null,
         }
       : null,
   };
