@@ -110,6 +110,7 @@ export const CATALOG: Record<string, { status: number; title: string; descriptio
     description: 'Missing or invalid admin credentials',
     translation: 'Credenciais de administrador ausentes ou inválidas',
   },
+  DTS000012: { status: 403, title: 'Forbidden', description: 'Missing or invalid webhook signature', translation: 'Assinatura do webhook ausente ou inválida' },
 };
 
 /** The exact body the contract prescribes for `code`, with these extra fields. */

@@ -149,6 +149,12 @@ export const ERROR_CATALOG = {
     description: 'An unexpected error occurred',
     translation: 'Ocorreu um erro inesperado',
   },
+  DTS000012: {
+    status: 403,
+    title: 'Forbidden',
+    description: 'Missing or invalid webhook signature',
+    translation: 'Assinatura do webhook ausente ou inválida',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -177,4 +183,5 @@ export const ErrorCodes = {
   adminUnauthorized: 'DTS000009',
   unavailable: 'DTS000010',
   internal: 'DTS000011',
+  webhookSignatureInvalid: 'DTS000012',
 } as const satisfies Record<string, ErrorCode>;
