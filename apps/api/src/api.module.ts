@@ -16,13 +16,14 @@ import { ValidateTokenUseCase } from './device/validate-token.use-case';
 import { DirectoryController } from './directory/directory.controller';
 import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { ReceiptsModule } from './receipts/receipts.module';
 
 @Module({})
 export class ApiModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [InfrastructureModule.forRoot(config)],
+      imports: [InfrastructureModule.forRoot(config), ReceiptsModule],
       controllers: [DeviceController, DirectoryController],
       providers: [
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },

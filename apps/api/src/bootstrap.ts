@@ -7,6 +7,7 @@ import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
 import { fastifyOptions, registerJsonBodyParser } from './http/fastify-setup';
 import { REDIS } from './infrastructure/tokens';
+import { registerFormBodyParser } from './receipts/form-body';
 
 /** How long start-up waits for Redis before listening anyway. */
 const REDIS_READY_WAIT_MS = 5_000;
@@ -14,6 +15,7 @@ const REDIS_READY_WAIT_MS = 5_000;
 export async function createApi(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter(fastifyOptions(config));
   registerJsonBodyParser(adapter.getInstance(), config);
+  registerFormBodyParser(adapter.getInstance(), config); // only routes marked @AcceptsFormBody() take it
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
     bodyParser: false,
     bufferLogs: false,

@@ -138,8 +138,11 @@ export function classifyTwilioError(err: unknown): SendError {
   return new TransientSendError('twilio_unexpected', `Unexpected error sending SMS through Twilio (${codePart(name)})`);
 }
 
+/** The provider name Twilio sends are recorded under (dispatch `provider`, receipts' lookups). */
+export const TWILIO_PROVIDER = 'twilio';
+
 export class TwilioSmsAdapter implements SmsSender {
-  readonly provider = 'twilio';
+  readonly provider = TWILIO_PROVIDER;
   private readonly client: twilio.Twilio;
   private readonly fromNumber: string;
   private readonly statusCallback?: string;

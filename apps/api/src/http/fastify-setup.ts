@@ -16,6 +16,16 @@ declare module 'fastify' {
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
+/**
+ * The request's id: the caller's `x-request-id` when well-formed, so a client
+ * can trace its request, else a new UUID. Travels into the job payload and
+ * every log line of the request and of its dispatch.
+ */
+export function requestIdFor(req: { headers: Record<string, string | string[] | undefined> }): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 export function fastifyOptions(config: AppConfig) {
   return {
     bodyLimit: config.http.bodyLimitBytes,
@@ -23,11 +33,7 @@ export function fastifyOptions(config: AppConfig) {
     connectionTimeout: config.http.requestTimeoutMs,
     keepAliveTimeout: 5_000,
     routerOptions: { maxParamLength: 200 },
-    // Caller-supplied ids are kept when well-formed, so a client can trace its request.
-    genReqId: (req: { headers: Record<string, string | string[] | undefined> }) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: requestIdFor,
     return503OnClosing: true,
   };
 }
