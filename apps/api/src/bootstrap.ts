@@ -5,6 +5,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { AppConfig } from '@lib/config';
 import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
+import { setupApiDocs } from './docs/docs.setup';
 import { fastifyOptions, registerJsonBodyParser } from './http/fastify-setup';
 import { REDIS } from './infrastructure/tokens';
 import { registerFormBodyParser } from './receipts/form-body';
@@ -20,6 +21,7 @@ export async function createApi(config: AppConfig): Promise<NestFastifyApplicati
     bodyParser: false,
     bufferLogs: false,
   });
+  setupApiDocs(app, config); // /docs, when DOCS_ENABLED
   app.enableShutdownHooks();
   return app;
 }
