@@ -35,6 +35,10 @@ export class DispatchProcessor implements OnApplicationBootstrap, OnApplicationS
       connection: this.connection,
       prefix: this.keys.queuePrefix,
       concurrency: this.config.worker.concurrency,
+      // A killed worker's jobs return to the queue once their lock expires and
+      // a stalled-job check sees it (WORKER_LOCK_DURATION_MS, WORKER_STALLED_INTERVAL_MS).
+      lockDuration: this.config.worker.lockDurationMs,
+      stalledInterval: this.config.worker.stalledIntervalMs,
       settings: {
         backoffStrategy: (attemptsMade: number, type?: string, err?: Error) => {
           if (type !== BACKOFF_STRATEGY) return -1;

@@ -48,6 +48,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TOKEN_ALPHABET: 'aab' })).toThrow(/TOKEN_ALPHABET/);
   });
 
+  it("reads the worker's job lock and stalled-job check (BullMQ's 30 s defaults unless set)", () => {
+    expect(loadConfig({}).worker).toMatchObject({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
+    expect(loadConfig({ WORKER_LOCK_DURATION_MS: '4000', WORKER_STALLED_INTERVAL_MS: '1000' }).worker).toMatchObject({ lockDurationMs: 4000, stalledIntervalMs: 1000 });
+    expect(() => loadConfig({ WORKER_LOCK_DURATION_MS: '10' })).toThrow(/WORKER_LOCK_DURATION_MS/);
+  });
+
   it('keeps the retry window shorter than the token lifetime', () => {
     expect(() => loadConfig({ DISPATCH_ATTEMPTS: '12', DISPATCH_BACKOFF_MS: '1000' })).toThrow(/retry window/);
     expect(loadConfig({ DISPATCH_ATTEMPTS: '6', DISPATCH_BACKOFF_MS: '1000' }).retry).toEqual({ attempts: 6, backoffMs: 1000 });

@@ -38,6 +38,8 @@ const EnvSchema = z.object({
   WORKER_HTTP_HOST: z.string().default('0.0.0.0'),
   WORKER_HTTP_PORT: int(3001, 0),
   WORKER_SHUTDOWN_GRACE_MS: int(30_000, 0),
+  WORKER_LOCK_DURATION_MS: int(30_000, 1_000),
+  WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
   ADMIN_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
   TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
@@ -108,7 +110,13 @@ export interface AppConfig {
   tokenPolicy: TokenPolicy;
   sendLimits: SendLimitPolicy;
   authMaxClockSkewSeconds: number;
-  worker: { concurrency: number; httpHost: string; httpPort: number; shutdownGraceMs: number };
+  /**
+   * `lockDurationMs`: how long a job stays locked to a worker without a renewal;
+   * `stalledIntervalMs`: how often workers look for jobs whose lock expired (a
+   * crashed worker's), which go back to the queue. Together they bound how long
+   * a crash delays a send.
+   */
+  worker: { concurrency: number; httpHost: string; httpPort: number; shutdownGraceMs: number; lockDurationMs: number; stalledIntervalMs: number };
   retry: DispatchRetryPolicy;
   providerTimeoutMs: number;
   sms: SmsTransportConfig;
@@ -200,7 +208,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
     },
     authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
-    worker: { concurrency: e.WORKER_CONCURRENCY, httpHost: e.WORKER_HTTP_HOST, httpPort: e.WORKER_HTTP_PORT, shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      httpHost: e.WORKER_HTTP_HOST,
+      httpPort: e.WORKER_HTTP_PORT,
+      shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+      lockDurationMs: e.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+    },
     retry,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     sms,
