@@ -146,6 +146,16 @@ describe('DeviceRepository on Redis', () => {
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', providerMessageId: 'SM123', attempts: 1 });
   });
 
+  it('does not arm a dispatch already recorded as sent again (its job re-run after a worker crash)', async () => {
+    const dev = await newDevice();
+    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, 'e'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
+    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM456', Date.now() + 1000, 1);
+    const before = await redis.hgetall(keys.device(dev.deviceKey));
+    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, '0'.repeat(64), Date.now() + 5000, 2)).toBe('already_sent');
+    expect(await redis.hgetall(keys.device(dev.deviceKey))).toEqual(before);
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', providerMessageId: 'SM456', attempts: 1 });
+  });
+
   it('traces a sent message back to its dispatch for 7 days, per provider', async () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;

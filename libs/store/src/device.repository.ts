@@ -52,7 +52,7 @@ export type ReserveResult =
   | { outcome: 'not_found' | 'locked' | 'expired' }
   | { outcome: 'invalid_status'; status: string };
 
-export type ArmResult = 'armed' | 'gone' | 'not_pending' | 'superseded';
+export type ArmResult = 'armed' | 'already_sent' | 'gone' | 'not_pending' | 'superseded';
 
 export type DeliveryRecordResult = 'recorded' | 'stale' | 'gone' | 'mismatch';
 

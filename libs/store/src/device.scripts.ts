@@ -169,12 +169,17 @@ return {'disabled', d[3]}
  * device (replacing, and so invalidating, the previous one) if this dispatch
  * is still the device's latest and the device still waits for approval.
  *
+ * A dispatch already recorded as sent is left alone: its job is running again
+ * because the worker that sent it died before acknowledging the job (BullMQ's
+ * stalled-job recovery), and sending it again would be a duplicate.
+ *
  * KEYS: 1 device, 2 dispatch. ARGV: 1 dispatch id, 2 token hash, 3 expires at ms, 4 now ISO, 5 attempt
- * Returns 'armed' | 'gone' | 'not_pending' | 'superseded'
+ * Returns 'armed' | 'already_sent' | 'gone' | 'not_pending' | 'superseded'
  */
 export const ARM_TOKEN = new LuaScript(
   'arm-token',
   `
+if redis.call('HGET', KEYS[2], 'state') == 'sent' then return 'already_sent' end
 local d = redis.call('HMGET', KEYS[1], 'status', 'latest_dispatch_id')
 if not d[1] then
   redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_missing', 'updated_at', ARGV[4])
