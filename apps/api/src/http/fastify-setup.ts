@@ -1,7 +1,8 @@
 /**
  * Fastify options and body parsing. JSON only: any other media type with a
- * body is refused (DTS000007). The raw bytes are kept for the signature's
- * `payload_md5`; invalid UTF-8 is a schema error, not a 500.
+ * body is refused (DTS000007), except form bodies on the routes that opt in
+ * (Twilio's delivery receipts, receipts/form-body.ts). The raw bytes are kept
+ * for the signature's `payload_md5`; invalid UTF-8 is a schema error, not a 500.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
