@@ -1,0 +1,129 @@
+/**
+ * Data for the runs. Client integrations are registered through the admin
+ * API (their keys go through the api's own parsing); accounts and devices, by
+ * the thousand, through the store's own repositories (the same records and
+ * Lua script the api writes), which is much faster than HTTP.
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { DEFAULT_TOKEN_POLICY, TokenCrypto, destinationOf, maskDestination, type Approver } from '@lib/domain';
+import { DeviceRepository, DirectoryRepository, RedisKeys, type RedisClient } from '@lib/store';
+import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
+import { generateClientKeyPair, type ClientKeyKind, type RequestSigningAlg } from '@lib/request-signing';
+
+export interface BenchClient {
+  clientKey: string;
+  privateKeyPem: string;
+  publicKeyPem: string;
+  alg: RequestSigningAlg;
+}
+
+export interface BenchDevice {
+  client: BenchClient;
+  accountKey: string;
+  deviceKey: string;
+  approver: Approver;
+  /** The dispatch recorded when the device was created (its latest one until a resend). */
+  dispatchId: string;
+}
+
+export async function registerClients(apiUrl: string, adminToken: string, kind: ClientKeyKind, count: number): Promise<BenchClient[]> {
+  const clients: BenchClient[] = [];
+  for (let i = 0; i < count; i++) {
+    const keys = generateClientKeyPair(kind);
+    const clientKey = randomUUID();
+    const res = await fetch(`${apiUrl}/internal/clients/${clientKey}`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `bench ${kind} ${i}`, public_key: keys.publicKeyPem }),
+    });
+    if (res.status !== 200) throw new Error(`client registration failed: ${res.status} ${await res.text()}`);
+    clients.push({ clientKey, privateKeyPem: keys.privateKeyPem, publicKeyPem: keys.publicKeyPem, alg: keys.alg });
+  }
+  return clients;
+}
+
+let approverCounter = 0;
+function newApprover(): Approver {
+  approverCounter += 1;
+  const n = String(approverCounter).padStart(8, '0');
+  return {
+    document_number: `1${String(approverCounter).padStart(10, '0')}`,
+    name: 'Maria Silva',
+    phone_number: `+55119${n}`,
+    email: `approver.${n}@bench.example.com`,
+  };
+}
+
+/** Creates `count` active accounts with one approver each (unique phone and e-mail) and one pending device each. */
+export async function seedDevices(
+  redis: RedisClient,
+  prefix: string,
+  tokenHashSecret: string,
+  clients: BenchClient[],
+  count: number,
+): Promise<BenchDevice[]> {
+  const keys = new RedisKeys(prefix);
+  const directory = new DirectoryRepository(redis, keys);
+  const devices = new DeviceRepository(redis, keys);
+  const crypto = new TokenCrypto(tokenHashSecret, DEFAULT_TOKEN_POLICY);
+  const out: BenchDevice[] = [];
+  const BATCH = 500;
+  for (let start = 0; start < count; start += BATCH) {
+    const batch: Promise<void>[] = [];
+    for (let i = start; i < Math.min(count, start + BATCH); i++) {
+      const client = clients[i % clients.length];
+      const approver = newApprover();
+      const device: BenchDevice = { client, accountKey: randomUUID(), deviceKey: randomUUID(), approver, dispatchId: randomUUID() };
+      out.push(device);
+      const destination = destinationOf(approver, 'sms');
+      batch.push(
+        (async () => {
+          await directory.putAccount({ accountKey: device.accountKey, clientKey: client.clientKey, status: 'active', kind: 'regular', approvers: [approver] });
+          const result = await devices.requestDispatch(
+            {
+              accountKey: device.accountKey,
+              deviceKey: device.deviceKey,
+              dispatchId: device.dispatchId,
+              requestId: `bench-seed-${i}`,
+              channel: 'sms',
+              destinationDigest: crypto.destinationDigest('sms', destination),
+              maskedDestination: maskDestination('sms', destination),
+              nowMs: Date.now(),
+              maxFailedAttempts: DEFAULT_TOKEN_POLICY.maxFailedAttempts,
+              coalesceMs: 0,
+              perDeviceCap: 1_000_000,
+              perDestinationCap: 1_000_000,
+              windowMs: 3600_000,
+            },
+            { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number },
+          );
+          if (result.outcome !== 'queued') throw new Error(`seeding a device: ${result.outcome}`);
+        })(),
+      );
+    }
+    await Promise.all(batch);
+  }
+  return out;
+}
+
+/** The service's dispatch queue (the api's producer side), for seeding jobs and cleaning up between rounds. */
+export function dispatchQueue(redis: RedisClient, prefix: string): Queue {
+  const queue = new Queue(DISPATCH_QUEUE, { connection: redis, prefix: new RedisKeys(prefix).queuePrefix });
+  queue.on('error', () => undefined);
+  return queue;
+}
+
+/** Queues the send job of each device's creation dispatch, as the api would have. */
+export async function queueSendJobs(queue: Queue, devices: BenchDevice[]): Promise<void> {
+  const retry = { attempts: 6, backoffMs: 1000 };
+  for (let i = 0; i < devices.length; i += 1000) {
+    await queue.addBulk(
+      devices.slice(i, i + 1000).map((d) => ({
+        name: DispatchJobName.sendToken,
+        data: { dispatchId: d.dispatchId, accountKey: d.accountKey, deviceKey: d.deviceKey, channel: 'sms', requestId: `bench-${d.dispatchId}` },
+        opts: dispatchJobOptions(retry, d.dispatchId),
+      })),
+    );
+  }
+}
