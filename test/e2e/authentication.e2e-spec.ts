@@ -12,6 +12,7 @@ import { requestClaims } from '@lib/request-signing';
 import { DeviceApiClient, http, type HttpResult } from '../support/api-client';
 import { Stack } from '../support/stack';
 import { expectError, observable, pendingDevice, unchanged, wrongCode, type PendingDevice } from '../support/e2e-checks';
+import { errorLines } from '../support/logs';
 
 const SKEW_SECONDS = 60;
 const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
@@ -256,6 +257,6 @@ describe('authentication', () => {
   it('after all of it, the target device is intact: its code registers it', async () => {
     const ok = await target.client.validate(target.accountKey, target.deviceKey, target.code);
     expect([ok.status, ok.body.device_status]).toEqual([201, 'created']);
-    expect(stack.api.output.filter((line) => /\bERROR\b/.test(line))).toEqual([]);
+    expect(errorLines(stack.api.output)).toEqual([]);
   });
 });

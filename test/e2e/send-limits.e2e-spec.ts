@@ -24,6 +24,7 @@ import {
   wrongCode,
   type PendingDevice,
 } from '../support/e2e-checks';
+import { errorLines } from '../support/logs';
 
 const COALESCE_SECONDS = 1;
 const DEVICE_CAP = 3;
@@ -239,6 +240,6 @@ describe('send limits', () => {
   });
 
   it('no request of this file made the api log an unexpected error', () => {
-    expect(stack.api.output.filter((line) => /\bERROR\b/.test(line))).toEqual([]);
+    expect(errorLines(stack.api.output)).toEqual([]);
   });
 });

@@ -16,6 +16,7 @@ import { ValidateTokenUseCase } from './device/validate-token.use-case';
 import { DirectoryController } from './directory/directory.controller';
 import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { InfrastructureModule } from './infrastructure/infrastructure.module';
+import { ApiObservabilityModule } from './observability/api-observability.module';
 import { ReceiptsModule } from './receipts/receipts.module';
 
 @Module({})
@@ -23,7 +24,7 @@ export class ApiModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [InfrastructureModule.forRoot(config), ReceiptsModule],
+      imports: [InfrastructureModule.forRoot(config), ApiObservabilityModule.forRoot(config), ReceiptsModule],
       controllers: [DeviceController, DirectoryController],
       providers: [
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },

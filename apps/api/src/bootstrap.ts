@@ -2,7 +2,9 @@
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as PinoLogger } from 'nestjs-pino';
 import type { AppConfig } from '@lib/config';
+import { logProcessWarnings } from '@lib/observability';
 import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
 import { setupApiDocs } from './docs/docs.setup';
@@ -14,13 +16,15 @@ import { registerFormBodyParser } from './receipts/form-body';
 const REDIS_READY_WAIT_MS = 5_000;
 
 export async function createApi(config: AppConfig): Promise<NestFastifyApplication> {
+  logProcessWarnings();
   const adapter = new FastifyAdapter(fastifyOptions(config));
   registerJsonBodyParser(adapter.getInstance(), config);
   registerFormBodyParser(adapter.getInstance(), config); // only routes marked @AcceptsFormBody() take it
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(config), adapter, {
     bodyParser: false,
-    bufferLogs: false,
+    bufferLogs: true,
   });
+  app.useLogger(app.get(PinoLogger));
   setupApiDocs(app, config); // /docs, when DOCS_ENABLED
   app.enableShutdownHooks();
   return app;

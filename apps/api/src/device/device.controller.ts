@@ -1,9 +1,10 @@
 /** The five device endpoints of the contract. Thin: parse, authenticate, delegate. */
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Req, UseGuards, UseInterceptors } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { ClientAuthGuard, ClientKey } from '../auth/client-auth.guard';
 import { SendsToken } from '../http/sends-token';
 import { ZodPipe } from '../http/zod-pipe';
+import { ValidationMetricsInterceptor } from '../observability/validation-metrics.interceptor';
 import { CreateDeviceUseCase } from './create-device.use-case';
 import { CreateDeviceBody, ResendTokenBody, UuidV4, ValidateTokenBody } from './device.schemas';
 import { DisableDeviceUseCase } from './disable-device.use-case';
@@ -52,6 +53,7 @@ export class DeviceController {
 
   @Put(':device_key/validate')
   @HttpCode(201)
+  @UseInterceptors(ValidationMetricsInterceptor)
   validate(
     @ClientKey() clientKey: string,
     @AccountKey() accountKey: string,

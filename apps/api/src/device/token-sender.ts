@@ -19,6 +19,7 @@ import {
 import { DeviceRepository, type NewDevice } from '@lib/store';
 import { DispatchQueue } from '../infrastructure/dispatch-queue';
 import { APP_CONFIG } from '../infrastructure/tokens';
+import { ApiMetrics } from '../observability/api-metrics';
 
 export interface SendRequest {
   accountKey: string;
@@ -37,6 +38,7 @@ export class TokenSender {
     private readonly devices: DeviceRepository,
     private readonly queue: DispatchQueue,
     private readonly crypto: TokenCrypto,
+    private readonly metrics: ApiMetrics,
   ) {}
 
   /** Returns the device's creation time when the device was created now. */
@@ -61,6 +63,7 @@ export class TokenSender {
       },
       req.create,
     );
+    this.metrics.sendRequested(result.outcome);
 
     switch (result.outcome) {
       case 'queued':

@@ -1,0 +1,39 @@
+/**
+ * `GET /health/live`: the process answers. `GET /health/ready`: Redis answers
+ * PING and the dispatch queue can be read, each within the Redis command
+ * timeout; 503 otherwise. Outside the device API's authentication; answered
+ * in terminus' shape, not the device API's error envelope.
+ */
+import { Controller, Get, Inject, UseFilters } from '@nestjs/common';
+import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import type { AppConfig } from '@lib/config';
+import { HealthCheckFilter, probe } from '@lib/observability';
+import type { RedisClient as Redis } from '@lib/store';
+import { DispatchQueue } from '../infrastructure/dispatch-queue';
+import { APP_CONFIG, REDIS } from '../infrastructure/tokens';
+
+@Controller('health')
+@UseFilters(HealthCheckFilter)
+export class ApiHealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly queue: DispatchQueue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get('live')
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('ready')
+  ready() {
+    const timeoutMs = this.config.redis.commandTimeoutMs;
+    return this.health.check([
+      () => probe(this.indicators, 'redis', () => this.redis.ping(), timeoutMs),
+      () => probe(this.indicators, 'queue', () => this.queue.bullQueue.getJobCounts('waiting'), timeoutMs),
+    ]);
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The api's Prometheus metrics: HTTP traffic by route pattern, queue depth,
+ * send-limit refusals, coalesced requests and token validation failures.
+ * Labels are bounded sets (route patterns, never paths), so no key, phone
+ * number or e-mail address can become a label value.
+ */
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import type { AppConfig } from '@lib/config';
+import { DomainError, ErrorCodes } from '@lib/domain';
+import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/observability';
+import type { DispatchRequestResult } from '@lib/store';
+import { DispatchQueue } from '../infrastructure/dispatch-queue';
+import { APP_CONFIG } from '../infrastructure/tokens';
+
+const HTTP_LABELS = ['method', 'route', 'status_code'] as const;
+const VALIDATION_FAILURES: Partial<Record<string, 'incorrect' | 'locked' | 'expired'>> = {
+  [ErrorCodes.incorrectToken]: 'incorrect',
+  [ErrorCodes.attemptsExceeded]: 'locked',
+  [ErrorCodes.tokenExpired]: 'expired',
+};
+
+@Injectable()
+export class ApiMetrics {
+  private readonly httpRequests: Counter<(typeof HTTP_LABELS)[number]>;
+  private readonly httpDuration: Histogram<(typeof HTTP_LABELS)[number]>;
+  private readonly sendLimitRejections: Counter<'limit'>;
+  private readonly coalesced: Counter;
+  private readonly validationFailures: Counter<'outcome'>;
+
+  constructor(registry: MetricsRegistry, queue: DispatchQueue, @Inject(APP_CONFIG) config: AppConfig) {
+    const registers = [registry];
+    this.httpRequests = new Counter({
+      name: `${METRIC_PREFIX}http_requests_total`,
+      help: 'HTTP requests answered, by method, route pattern and status code.',
+      labelNames: HTTP_LABELS,
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: `${METRIC_PREFIX}http_request_duration_seconds`,
+      help: 'Time to answer an HTTP request, by method, route pattern and status code.',
+      labelNames: HTTP_LABELS,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.sendLimitRejections = new Counter({
+      name: `${METRIC_PREFIX}send_limit_rejections_total`,
+      help: 'Token send requests refused by a send limit (429 DTS000004), by limit.',
+      labelNames: ['limit'] as const,
+      registers,
+    });
+    this.coalesced = new Counter({
+      name: `${METRIC_PREFIX}send_requests_coalesced_total`,
+      help: 'Token send requests that joined a send already requested inside the coalescing window.',
+      registers,
+    });
+    this.validationFailures = new Counter({
+      name: `${METRIC_PREFIX}token_validation_failures_total`,
+      help: 'Token validations that failed, by outcome: incorrect token, device locked, token expired or not sent yet.',
+      labelNames: ['outcome'] as const,
+      registers,
+    });
+    for (const limit of ['per_device', 'per_destination']) this.sendLimitRejections.inc({ limit }, 0);
+    for (const outcome of ['incorrect', 'locked', 'expired']) this.validationFailures.inc({ outcome }, 0);
+    registerQueueDepthGauge(registry, queue.bullQueue, config.redis.commandTimeoutMs);
+  }
+
+  httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
+    const labels = { method, route, status_code: String(statusCode) };
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+  }
+
+  /** The outcome of the send-request script (coalescing and caps). */
+  sendRequested(outcome: DispatchRequestResult['outcome']): void {
+    if (outcome === 'coalesced') this.coalesced.inc();
+    else if (outcome === 'device_cap') this.sendLimitRejections.inc({ limit: 'per_device' });
+    else if (outcome === 'destination_cap') this.sendLimitRejections.inc({ limit: 'per_destination' });
+  }
+
+  /** Counts `err` if it is a failed validation (wrong token, locked device, expired token). */
+  validationFailed(err: unknown): void {
+    const outcome = err instanceof DomainError ? VALIDATION_FAILURES[err.code] : undefined;
+    if (outcome) this.validationFailures.inc({ outcome });
+  }
+}
