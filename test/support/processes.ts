@@ -11,6 +11,8 @@ const ROOT = join(__dirname, '..', '..');
 
 export class ServiceProcess {
   readonly output: string[] = [];
+  /** The base URL the process said it listens on (set by the Stack once printed). */
+  url?: string;
   private readonly waiters: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
   private exited?: Promise<number | null>;
 
@@ -19,21 +21,30 @@ export class ServiceProcess {
     readonly child: ChildProcess,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    const onData = (chunk: Buffer) => {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line === '') continue;
-        this.output.push(line);
-        for (const w of [...this.waiters]) {
-          const m = line.match(w.pattern);
-          if (m) {
-            this.waiters.splice(this.waiters.indexOf(w), 1);
-            w.resolve(m);
-          }
+    const onLine = (line: string) => {
+      if (line === '') return;
+      this.output.push(line);
+      for (const w of [...this.waiters]) {
+        const m = line.match(w.pattern);
+        if (m) {
+          this.waiters.splice(this.waiters.indexOf(w), 1);
+          w.resolve(m);
         }
       }
     };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
+    // A chunk may end in the middle of a line: keep the rest until its newline comes.
+    const lines = (stream: NodeJS.ReadableStream | null) => {
+      let partial = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop() ?? '';
+        parts.forEach(onLine);
+      });
+      stream?.on('end', () => onLine(partial));
+    };
+    lines(child.stdout);
+    lines(child.stderr);
   }
 
   static start(app: 'api' | 'worker', env: Record<string, string>): ServiceProcess {

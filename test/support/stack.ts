@@ -91,11 +91,14 @@ export class Stack {
       AWS_SECRET_ACCESS_KEY: 'fake-aws-secret-key-0123456789abcdefghij',
       DISPATCH_BACKOFF_MS: '50',
       PROVIDER_TIMEOUT_MS: '2000',
+      WORKER_HTTP_HOST: '127.0.0.1',
+      WORKER_HTTP_PORT: '0',
       ...this.options.env,
     };
     this.api = ServiceProcess.start('api', this.env);
-    const [, url] = await this.api.waitFor(/listening on (http:\/\/\S+)/);
+    const [, url] = await this.api.waitFor(/listening on (http:\/\/[^\s"]+)/);
     this.apiUrl = url;
+    this.api.url = url;
     this.admin = new AdminClient(url, ADMIN_TOKEN);
     if (this.options.startWorker !== false) await this.startWorker();
   }
@@ -103,13 +106,21 @@ export class Stack {
   async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const worker = ServiceProcess.start('worker', { ...this.env, ...extraEnv });
     this.workers.push(worker);
-    await worker.waitFor(/consuming "token-dispatch"/);
+    // The JSON log line escapes the quotes: `consuming \"token-dispatch\"`.
+    await worker.waitFor(/consuming \\?"token-dispatch\\?"/);
+    const [, url] = await worker.waitFor(/health listening on (http:\/\/[^\s"]+)/);
+    worker.url = url;
     return worker;
   }
 
   /** The most recently started worker. */
   get worker(): ServiceProcess | undefined {
     return this.workers[this.workers.length - 1];
+  }
+
+  /** Base URL of the most recently started worker's health and metrics listener. */
+  get workerUrl(): string | undefined {
+    return this.worker?.url;
   }
 
   /** All lines printed by the processes of this stack. */

@@ -11,6 +11,7 @@ import type { AppConfig } from '@lib/config';
 import { BACKOFF_STRATEGY, DISPATCH_QUEUE, backoffDelay, type SendTokenPayload } from '@lib/dispatch-contract';
 import { TransientSendError } from '@lib/notifications';
 import { RedisKeys } from '@lib/store';
+import { DispatchObserver } from './observability/dispatch-observer';
 import { SendTokenHandler, type SendTokenResult } from './send-token.handler';
 import { APP_CONFIG, REDIS } from './worker.tokens';
 
@@ -27,11 +28,12 @@ export class DispatchProcessor implements OnApplicationBootstrap, OnApplicationS
     @Inject(REDIS) private readonly connection: Redis,
     private readonly keys: RedisKeys,
     private readonly handler: SendTokenHandler,
+    private readonly observer: DispatchObserver,
   ) {}
 
   onApplicationBootstrap(): void {
     const baseMs = this.config.retry.backoffMs;
-    this.worker = new Worker<SendTokenPayload, SendTokenResult>(DISPATCH_QUEUE, (job: Job<SendTokenPayload>) => this.handler.handle(job), {
+    this.worker = new Worker<SendTokenPayload, SendTokenResult>(DISPATCH_QUEUE, (job: Job<SendTokenPayload>) => this.observer.observe(job, () => this.handler.handle(job)), {
       connection: this.connection,
       prefix: this.keys.queuePrefix,
       concurrency: this.config.worker.concurrency,
@@ -49,9 +51,11 @@ export class DispatchProcessor implements OnApplicationBootstrap, OnApplicationS
       },
     });
     this.worker.on('error', (err) => this.logger.warn(`queue connection: ${err.message}`));
-    this.worker.on('failed', (job, err) => {
-      if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.logger.warn(`dispatch ${job.id} failed for good: ${err.message}`);
-    });
+    this.worker.on('failed', (job, err) =>
+      this.observer.inContext(job, () => {
+        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.logger.warn(`dispatch ${job.id} failed for good: ${err.message}`);
+      }),
+    );
     this.logger.log(`consuming "${DISPATCH_QUEUE}" with concurrency ${this.config.worker.concurrency}`);
   }
 

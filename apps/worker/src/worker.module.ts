@@ -6,10 +6,11 @@ import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
 import { DeviceRepository, DirectoryRepository, RedisKeys, createRedis } from '@lib/store';
 import { DispatchProcessor } from './dispatch.processor';
+import { timedEmailSender, timedSmsSender } from './observability/timed-senders';
+import { workerObservability } from './observability/worker-observability';
+import { WorkerMetrics } from './observability/worker-metrics';
 import { SendTokenHandler } from './send-token.handler';
-import { APP_CONFIG, REDIS } from './worker.tokens';
-
-const STORE = Symbol('StoreRedis');
+import { APP_CONFIG, REDIS, STORE } from './worker.tokens';
 
 @Module({})
 export class WorkerModule implements OnApplicationShutdown {
@@ -19,9 +20,13 @@ export class WorkerModule implements OnApplicationShutdown {
   ) {}
 
   static forRoot(config: AppConfig): DynamicModule {
+    const observability = workerObservability(config);
     return {
       module: WorkerModule,
+      imports: observability.imports,
+      controllers: observability.controllers,
       providers: [
+        ...observability.providers,
         { provide: APP_CONFIG, useValue: config },
         // BullMQ's connection waits for Redis to come back; the store's fails
         // fast, so a dispatch hit by an outage errors and is retried.
@@ -31,8 +36,8 @@ export class WorkerModule implements OnApplicationShutdown {
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
         { provide: DirectoryRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
-        { provide: SMS_SENDER, useFactory: () => createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }) },
-        { provide: EMAIL_SENDER, useFactory: () => createEmailSender(config.email, config.providerTimeoutMs) },
+        { provide: SMS_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedSmsSender(createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }), m) },
+        { provide: EMAIL_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedEmailSender(createEmailSender(config.email, config.providerTimeoutMs), m) },
         SendTokenHandler,
         DispatchProcessor,
       ],

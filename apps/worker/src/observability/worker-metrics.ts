@@ -1,0 +1,89 @@
+/**
+ * The worker's Prometheus metrics: dispatch outcomes, retries, provider
+ * request durations and queue depth. Labels are bounded sets (channel,
+ * provider, outcome, state): never an id, a phone number or an address.
+ */
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { Counter, Histogram } from 'prom-client';
+import type { AppConfig } from '@lib/config';
+import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
+import type { ContactType } from '@lib/domain';
+import { PermanentSendError, TransientSendError } from '@lib/notifications';
+import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/observability';
+import { RedisKeys, type RedisClient as Redis } from '@lib/store';
+import { APP_CONFIG, STORE } from '../worker.tokens';
+
+export type DispatchOutcome = 'sent' | 'skipped' | 'retried' | 'failed';
+const OUTCOMES: DispatchOutcome[] = ['sent', 'skipped', 'retried', 'failed'];
+const CHANNELS: ContactType[] = ['sms', 'email'];
+
+@Injectable()
+export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
+  private readonly dispatches: Counter<'channel' | 'outcome'>;
+  private readonly retries: Counter<'channel'>;
+  private readonly providerDuration: Histogram<'provider' | 'channel' | 'outcome'>;
+  private queue?: Queue;
+
+  constructor(
+    private readonly registry: MetricsRegistry,
+    @Inject(STORE) private readonly store: Redis,
+    private readonly keys: RedisKeys,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    const registers = [registry];
+    this.dispatches = new Counter({
+      name: `${METRIC_PREFIX}dispatches_total`,
+      help: 'Send-token job attempts by channel and outcome: sent, skipped (superseded or no longer pending), retried (will run again), failed (for good).',
+      labelNames: ['channel', 'outcome'] as const,
+      registers,
+    });
+    this.retries = new Counter({
+      name: `${METRIC_PREFIX}dispatch_retries_total`,
+      help: 'Send-token attempts that failed transiently and were scheduled again, by channel.',
+      labelNames: ['channel'] as const,
+      registers,
+    });
+    this.providerDuration = new Histogram({
+      name: `${METRIC_PREFIX}provider_request_duration_seconds`,
+      help: 'Time the SMS or e-mail provider took to accept or refuse a message, by provider, channel and outcome.',
+      labelNames: ['provider', 'channel', 'outcome'] as const,
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    for (const channel of CHANNELS) {
+      this.retries.inc({ channel }, 0);
+      for (const outcome of OUTCOMES) this.dispatches.inc({ channel, outcome }, 0);
+    }
+  }
+
+  onModuleInit(): void {
+    // Reads through the store's fail-fast connection: a scrape during an
+    // outage answers at once, without the queue depth.
+    this.queue = new Queue(DISPATCH_QUEUE, { connection: this.store, prefix: this.keys.queuePrefix });
+    this.queue.on('error', () => undefined);
+    registerQueueDepthGauge(this.registry, this.queue, this.config.redis.commandTimeoutMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue?.close();
+  }
+
+  dispatchFinished(channel: ContactType, outcome: DispatchOutcome): void {
+    this.dispatches.inc({ channel, outcome });
+    if (outcome === 'retried') this.retries.inc({ channel });
+  }
+
+  /** Runs one provider request, timing it by how it ended. */
+  async timeProviderRequest<T>(provider: string, channel: ContactType, request: () => Promise<T>): Promise<T> {
+    const end = this.providerDuration.startTimer({ provider, channel });
+    try {
+      const result = await request();
+      end({ outcome: 'accepted' });
+      return result;
+    } catch (err) {
+      end({ outcome: err instanceof PermanentSendError ? 'permanent_error' : err instanceof TransientSendError ? 'transient_error' : 'unexpected_error' });
+      throw err;
+    }
+  }
+}
