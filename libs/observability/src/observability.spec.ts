@@ -1,13 +1,13 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { loggerParams } from './logging';
+import { loggerOptions } from './logging';
 import { MetricsAuth } from './metrics-auth';
 import { MetricsRegistry, registerQueueDepthGauge } from './metrics-registry';
 import { withTimeout } from './timeout';
 
 /** A pino logger with the apps' options, writing into `lines`. */
 function capture(lines: Record<string, any>[]) {
-  const options = loggerParams({ service: 'test', level: 'info' }).pinoHttp as pino.LoggerOptions;
+  const options = loggerOptions({ service: 'test', level: 'info' }) as pino.LoggerOptions;
   const stream = new Writable({
     write(chunk, _enc, done) {
       lines.push(JSON.parse(chunk.toString()));
