@@ -1,3 +1,4 @@
+import './thread-pool';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { loadConfigOrExit } from '@lib/config';

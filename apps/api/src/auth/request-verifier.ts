@@ -8,12 +8,12 @@
  */
 import { Injectable, Inject } from '@nestjs/common';
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import { jwtVerify, errors as joseErrors } from 'jose';
 import type { AppConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { ReplayGuard } from '@lib/store';
 import { UnsupportedKeyError, algorithmForKey, payloadMd5, type RequestSigningAlg } from '@lib/request-signing';
 import { APP_CONFIG } from '../infrastructure/tokens';
+import { JwsAlgorithmNotAllowed, verifyCompactJwt } from './compact-jws';
 
 interface RegisteredKey {
   key: KeyObject;
@@ -69,9 +69,9 @@ export class RequestVerifier {
 
     let claims: Record<string, unknown>;
     try {
-      ({ payload: claims } = await jwtVerify(jwt, registered.key, { algorithms: [registered.alg] }));
+      claims = await verifyCompactJwt(jwt, registered.key, registered.alg, nowMs);
     } catch (err) {
-      throw unauthenticated(err instanceof joseErrors.JOSEAlgNotAllowed ? 'algorithm not allowed' : 'invalid signature');
+      throw unauthenticated(err instanceof JwsAlgorithmNotAllowed ? 'algorithm not allowed' : 'invalid signature');
     }
 
     const expectedMd5 = payloadMd5(req.rawBody);
