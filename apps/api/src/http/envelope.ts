@@ -26,6 +26,8 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; reason?: string }> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: { code: ErrorCodes.schema, reason: 'empty JSON body' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: ErrorCodes.schema, reason: 'invalid content-length' },
   FST_ERR_CTP_INVALID_TYPE: { code: ErrorCodes.unsupportedMediaType },
+  FST_ERR_BAD_URL: { code: ErrorCodes.schema, reason: 'malformed URL' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: ErrorCodes.schema, reason: 'path parameter too long' },
 };
 
 export function toErrorResponse(err: unknown, sendsToken: boolean): ErrorResponse {

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
+import { toErrorResponse } from './envelope';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -28,15 +29,33 @@ export function requestIdFor(req: { headers: Record<string, string | string[] | 
 }
 
 export function fastifyOptions(config: AppConfig) {
+  const timeoutMs = config.http.requestTimeoutMs;
   return {
     bodyLimit: config.http.bodyLimitBytes,
-    requestTimeout: config.http.requestTimeoutMs,
-    connectionTimeout: config.http.requestTimeoutMs,
+    requestTimeout: timeoutMs,
+    connectionTimeout: timeoutMs,
+    // Node enforces request deadlines only when it checks its connections (every
+    // 30 s by default) and gives headers 60 s: a client trickling its headers
+    // or body could hold a socket for a minute and more. Both follow
+    // REQUEST_TIMEOUT_MS instead, checked every second.
+    http: { requestTimeout: timeoutMs, headersTimeout: timeoutMs, connectionsCheckingInterval: Math.min(1_000, timeoutMs) },
     keepAliveTimeout: 5_000,
     routerOptions: { maxParamLength: 200 },
     genReqId: requestIdFor,
     return503OnClosing: true,
+    frameworkErrors,
   };
+}
+
+/**
+ * A malformed URL (bad percent-encoding) or an over-long path parameter is
+ * answered by Fastify before any route, outside Nest's filter, with a body of
+ * its own that echoes the path: answer in the contract's envelope instead.
+ * (The reply is typed loosely: Nest's adapter has its own copy of Fastify's types.)
+ */
+function frameworkErrors(err: Error, _req: unknown, reply: any): void {
+  const response = toErrorResponse(err, false);
+  void reply.status(response.status).type('application/json; charset=utf-8').send(response.body);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
