@@ -5,6 +5,7 @@ import type { AppConfig } from '@lib/config';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { ClientAuthGuard } from './auth/client-auth.guard';
 import { RequestVerifier } from './auth/request-verifier';
+import { BoardModule } from './board/board.module';
 import { AccountAccess } from './device/account-access';
 import { CreateDeviceUseCase } from './device/create-device.use-case';
 import { DeviceController } from './device/device.controller';
@@ -24,7 +25,7 @@ export class ApiModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [InfrastructureModule.forRoot(config), ApiObservabilityModule.forRoot(config), ReceiptsModule],
+      imports: [InfrastructureModule.forRoot(config), ApiObservabilityModule.forRoot(config), BoardModule, ReceiptsModule],
       controllers: [DeviceController, DirectoryController],
       providers: [
         { provide: APP_FILTER, useClass: ErrorEnvelopeFilter },

@@ -1,0 +1,27 @@
+/**
+ * The queue dashboard (Bull Board) on the api's dispatch queue, behind its own
+ * authentication (see queue-board.plugin.ts). Queued on the Fastify instance
+ * while the application initialises; Fastify loads it before it listens.
+ */
+import { Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig } from '@lib/config';
+import { DispatchQueue } from '../infrastructure/dispatch-queue';
+import { APP_CONFIG } from '../infrastructure/tokens';
+import { BoardCredentials } from './board-credentials';
+import { registerQueueBoards } from './queue-board.plugin';
+
+@Module({})
+export class BoardModule implements OnModuleInit {
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly queue: DispatchQueue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
+    registerQueueBoards(fastify, this.queue.bullQueue, new BoardCredentials(this.config));
+  }
+}
