@@ -1,0 +1,346 @@
+/**
+ * The queue dashboard (Bull Board at /admin/queues) end to end: the built api
+ * and worker with dashboard users configured, one delivered token (a
+ * completed job) and one refused by Twilio as an invalid number (a failed
+ * job), then
+ * - over HTTP: nothing under /admin/queues without valid credentials (401 and
+ *   a Basic challenge), full access with the full user or the admin bearer
+ *   token, a read-only board for the read-only user that refuses every
+ *   mutating call, and job data, return values and failure reasons that hold
+ *   ids and codes only;
+ * - in a real Chromium (Debian's, driven by playwright-core): refused without
+ *   credentials, then the queue, its Completed and Failed tabs with one job
+ *   each, and a full-page screenshot in test/artifacts/bull-board.png.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { FAKE_TWILIO_AUTH_TOKEN } from '../fakes';
+import { http, type HttpResult } from '../support/api-client';
+import { expectError } from '../support/e2e-checks';
+import { TEST_REDIS_URL } from '../support/redis';
+import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn } from '../support/stack';
+
+const QUEUE = 'token-dispatch';
+const FULL_USER = { username: 'ops-e2e', password: 'board-full-password-7Qm2' };
+const READ_ONLY_USER = { username: 'viewer-e2e', password: 'board-readonly-password-4Kx9' };
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const SCREENSHOT = join(__dirname, '..', 'artifacts', 'bull-board.png');
+const JOB_DATA_KEYS = ['accountKey', 'channel', 'deviceKey', 'dispatchId', 'requestId'];
+
+const basic = (user: { username: string; password: string }) =>
+  `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+
+/** `value` as a whole token: not part of a longer run of letters or digits (timestamps, hex ids). */
+function containsToken(haystack: string, value: string): boolean {
+  return new RegExp(`(?<![0-9A-Za-z])${value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?![0-9A-Za-z])`).test(haystack);
+}
+
+describe('queue dashboard (Bull Board)', () => {
+  let stack: Stack;
+  let queue: Queue;
+  let events: QueueEvents;
+  let completedId: string;
+  let failedId: string;
+  /** What must never show on the dashboard: contact data, the code sent, secrets. */
+  const forbidden: string[] = [];
+
+  const board = (path: string, authorization?: string, init: RequestInit = {}): Promise<HttpResult> =>
+    http(`${stack.apiUrl}${path}`, {
+      redirect: 'manual',
+      ...init,
+      headers: { ...(authorization ? { authorization } : {}), ...(init.headers as Record<string, string> | undefined) },
+    });
+
+  /** Creates an SMS device and waits for its send-token job to end; returns the job id and how it ended. */
+  async function deviceJob(): Promise<{ jobId: string; state: string; approver: { phone_number: string; email: string } }> {
+    const device = await stack.newDevice('sms');
+    const query = await device.client.query(device.accountKey, device.deviceKey);
+    const jobId: string = query.body.token_dispatch.dispatch_id;
+    const job = await queue.getJob(jobId);
+    if (!job) throw new Error(`no job ${jobId}`);
+    await job.waitUntilFinished(events, 15_000).catch(() => undefined); // a failure is what the second device is for
+    return { jobId, state: await queue.getJobState(jobId), approver: device.approver };
+  }
+
+  beforeAll(async () => {
+    stack = await Stack.start({
+      label: 'dashboard',
+      env: {
+        BOARD_USERNAME: FULL_USER.username,
+        BOARD_PASSWORD: FULL_USER.password,
+        BOARD_READONLY_USERNAME: READ_ONLY_USER.username,
+        BOARD_READONLY_PASSWORD: READ_ONLY_USER.password,
+      },
+    });
+    const u = new URL(TEST_REDIS_URL);
+    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: `${stack.prefix}:bull` };
+    queue = new Queue(QUEUE, opts);
+    events = new QueueEvents(QUEUE, opts);
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+
+    const delivered = await deviceJob();
+    expect(delivered.state).toBe('completed');
+    completedId = delivered.jobId;
+
+    stack.twilio.permanentError(1);
+    const refused = await deviceJob();
+    expect(refused.state).toBe('failed');
+    failedId = refused.jobId;
+
+    const [sms] = stack.twilio.messages;
+    forbidden.push(
+      codeIn(sms.body),
+      ...[delivered.approver, refused.approver].flatMap((a) => [a.phone_number, a.phone_number.slice(1), a.email]),
+      ADMIN_TOKEN,
+      TOKEN_HASH_SECRET,
+      FAKE_TWILIO_AUTH_TOKEN,
+      FULL_USER.password,
+      READ_ONLY_USER.password,
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.all([events?.close(), queue?.close()]);
+    await stack?.stop();
+  });
+
+  describe('over HTTP', () => {
+    const PROTECTED = [
+      '/admin/queues',
+      '/admin/queues/',
+      `/admin/queues/queue/${QUEUE}?status=failed`,
+      '/admin/queues/static/favicon-32x32.png',
+      '/admin/queues/api/queues',
+      `/admin/queues/api/queues/${QUEUE}/any-job`,
+      '/admin/queues/no-such-page',
+      '/admin/queues/readonly',
+      '/admin/queues/readonly/api/queues',
+    ];
+
+    it.each([
+      ['no credentials', undefined],
+      ['a wrong password', basic({ ...FULL_USER, password: 'wrong' })],
+      ["the read-only user's name with the full user's password", basic({ ...READ_ONLY_USER, password: FULL_USER.password })],
+      ['a malformed basic value', 'Basic not-base64-at-all'],
+      ['a wrong bearer token', 'Bearer not-the-admin-token'],
+      ['the admin token as a basic password', basic({ username: 'admin', password: ADMIN_TOKEN })],
+    ])('refuses %s everywhere under /admin/queues with 401 and a Basic challenge', async (_case, authorization) => {
+      for (const path of PROTECTED) {
+        const res = await board(path, authorization);
+        expect({ path, status: res.status, challenge: res.headers.get('www-authenticate') }).toEqual({
+          path,
+          status: 401,
+          challenge: expect.stringMatching(/^Basic realm="[^"]+"/),
+        });
+        expectError(res, 'DTS000009');
+        expect(res.text).not.toContain(QUEUE);
+      }
+    });
+
+    it('serves the board to the full user and to the admin bearer token', async () => {
+      for (const authorization of [basic(FULL_USER), `Bearer ${ADMIN_TOKEN}`]) {
+        const page = await board('/admin/queues', authorization);
+        expect(page.status).toBe(200);
+        expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(page.text).toContain('<base href="/admin/queues/"');
+
+        const asset = await board('/admin/queues/static/favicon-32x32.png', authorization);
+        expect(asset.status).toBe(200);
+
+        const api = await board('/admin/queues/api/queues', authorization);
+        expect(api.status).toBe(200);
+        expect(api.body.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([[QUEUE, false]]);
+      }
+    });
+
+    it('sends the read-only user to the read-only board, which lists the queue read-only', async () => {
+      const redirected = await board(`/admin/queues/queue/${QUEUE}?status=failed`, basic(READ_ONLY_USER));
+      expect(redirected.status).toBe(303);
+      expect(redirected.headers.get('location')).toBe(`/admin/queues/readonly/queue/${QUEUE}?status=failed`);
+
+      const page = await board('/admin/queues/readonly', basic(READ_ONLY_USER));
+      expect(page.status).toBe(200);
+      expect(page.text).toContain('<base href="/admin/queues/readonly/"');
+
+      const api = await board('/admin/queues/readonly/api/queues', basic(READ_ONLY_USER));
+      expect(api.status).toBe(200);
+      expect(api.body.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([[QUEUE, true]]);
+    });
+
+    it('lets no read-only caller retry, clean, promote or otherwise change jobs', async () => {
+      const countsBefore = await queue.getJobCounts();
+      const attempts: [string, string, string][] = [];
+      for (const base of ['/admin/queues', '/admin/queues/readonly']) {
+        attempts.push(
+          ['PUT', `${base}/api/queues/${QUEUE}/${failedId}/retry`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/${QUEUE}/${failedId}/clean`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/${QUEUE}/${completedId}/promote`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/${QUEUE}/retry/failed`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/${QUEUE}/clean/completed`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/${QUEUE}/pause`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/pause`, basic(READ_ONLY_USER)],
+          ['PUT', `${base}/api/queues/${QUEUE}/empty`, basic(READ_ONLY_USER)],
+          ['POST', `${base}/api/queues/${QUEUE}/add`, basic(READ_ONLY_USER)],
+        );
+      }
+      // The read-only board is read-only whoever opens it.
+      attempts.push(['PUT', `/admin/queues/readonly/api/queues/${QUEUE}/${failedId}/retry`, basic(FULL_USER)]);
+      attempts.push(['PUT', `/admin/queues/readonly/api/queues/${QUEUE}/${failedId}/retry`, `Bearer ${ADMIN_TOKEN}`]);
+
+      for (const [method, path, authorization] of attempts) {
+        const res = await board(path, authorization, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: method === 'POST' ? JSON.stringify({ name: 'send-token', data: {} }) : undefined,
+        });
+        expect({ method, path, status: res.status }).toEqual({ method, path, status: path.startsWith('/admin/queues/readonly') ? 405 : 403 });
+      }
+
+      expect(await queue.getJobState(failedId)).toBe('failed');
+      expect(await queue.getJobState(completedId)).toBe('completed');
+      expect(await queue.isPaused()).toBe(false);
+      expect(await queue.getJobCounts()).toEqual(countsBefore);
+    });
+
+    it('shows ids and codes only: job data, return values and failure reasons', async () => {
+      const texts: string[] = [];
+      const jobs: Record<string, any> = {};
+      for (const status of ['completed', 'failed', 'latest']) {
+        const res = await board(`/admin/queues/api/queues?activeQueue=${QUEUE}&status=${status}`, `Bearer ${ADMIN_TOKEN}`);
+        expect(res.status).toBe(200);
+        texts.push(res.text);
+      }
+      for (const id of [completedId, failedId]) {
+        const res = await board(`/admin/queues/api/queues/${QUEUE}/${id}`, `Bearer ${ADMIN_TOKEN}`);
+        expect(res.status).toBe(200);
+        texts.push(res.text);
+        jobs[id] = res.body.job;
+      }
+
+      for (const job of Object.values(jobs)) {
+        expect(Object.keys(job.data).sort()).toEqual(JOB_DATA_KEYS);
+        expect(job.data).toEqual(expect.objectContaining({ dispatchId: job.id, channel: 'sms' }));
+      }
+      expect(jobs[completedId].returnValue).toEqual({ outcome: 'sent', provider: 'twilio', provider_message_id: expect.stringMatching(/^SM[0-9a-f]{32}$/) });
+      expect(jobs[failedId].failedReason).toBe('twilio_21211');
+
+      const all = texts.join('\n');
+      for (const value of forbidden) expect({ value, shown: containsToken(all, value) }).toEqual({ value, shown: false });
+    });
+
+    it('keeps dashboard credentials out of the logs', () => {
+      const output = stack.output.join('\n');
+      for (const secret of [FULL_USER.password, READ_ONLY_USER.password, basic(FULL_USER).slice(6), basic(READ_ONLY_USER).slice(6)]) {
+        expect(output).not.toContain(secret);
+      }
+    });
+  });
+
+  describe('in a browser', () => {
+    let profileDir: string;
+    let anonymous: BrowserContext;
+    let browser: Browser;
+
+    /** Keeps the page on the api: the board's stylesheet asks for web fonts the test does not need. */
+    async function offline(context: BrowserContext): Promise<BrowserContext> {
+      await context.route('**/*', (route) => (route.request().url().startsWith(stack.apiUrl) ? route.continue() : route.abort()));
+      return context;
+    }
+
+    async function openTab(page: Page, base: string, tab: 'COMPLETED' | 'FAILED', jobId: string): Promise<void> {
+      await page.getByRole('link', { name: tab }).click();
+      await page.waitForURL(`${stack.apiUrl}${base}/queue/${QUEUE}?status=${tab.toLowerCase()}`);
+      const cards = page.locator(`main a[href^="${base}/queue/${QUEUE}/"]`);
+      await cards.first().waitFor();
+      await expect(cards.allInnerTexts()).resolves.toEqual([jobId]);
+    }
+
+    beforeAll(async () => {
+      profileDir = mkdtempSync(join(tmpdir(), 'dashboard-e2e-chromium-'));
+      anonymous = await chromium.launchPersistentContext(profileDir, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+      browser = anonymous.browser()!;
+      await offline(anonymous);
+    }, 30_000);
+
+    afterAll(async () => {
+      await anonymous?.close();
+      if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+    });
+
+    it('refuses the board without credentials', async () => {
+      const page = await anonymous.newPage();
+      const answered = page.waitForResponse(`${stack.apiUrl}/admin/queues`);
+      // With nothing to answer the challenge, Chromium abandons the navigation.
+      await expect(page.goto(`${stack.apiUrl}/admin/queues`)).rejects.toThrow(/ERR_INVALID_AUTH_CREDENTIALS/);
+      const res = await answered;
+      expect(res.status()).toBe(401);
+      expect(await res.headerValue('www-authenticate')).toMatch(/^Basic realm=/);
+      expect(await page.locator('#root').count()).toBe(0);
+      expect(await page.content()).not.toContain(QUEUE);
+      await page.close();
+    });
+
+    it('shows the queue with one completed and one failed job to the full user', async () => {
+      const context = await offline(await browser.newContext({ httpCredentials: FULL_USER, viewport: { width: 1280, height: 800 } }));
+      try {
+        const page = await context.newPage();
+        const res = await page.goto(`${stack.apiUrl}/admin/queues`);
+        expect(res?.status()).toBe(200);
+        await page.getByRole('link', { name: QUEUE }).first().click();
+        await page.waitForURL(`${stack.apiUrl}/admin/queues/queue/${QUEUE}`);
+
+        await openTab(page, '/admin/queues', 'COMPLETED', completedId);
+        await openTab(page, '/admin/queues', 'FAILED', failedId);
+        await page.getByText('twilio_21211').first().waitFor();
+        await page.getByRole('button', { name: 'Retry all' }).waitFor();
+
+        mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+        const html = await page.content();
+        for (const value of forbidden) expect({ value, shown: containsToken(html, value) }).toEqual({ value, shown: false });
+      } finally {
+        await context.close();
+      }
+    }, 30_000);
+
+    it('shows the read-only user the same jobs without any action', async () => {
+      const context = await offline(await browser.newContext({ httpCredentials: READ_ONLY_USER }));
+      try {
+        const page = await context.newPage();
+        await page.goto(`${stack.apiUrl}/admin/queues`);
+        await page.waitForURL(/\/admin\/queues\/readonly\/?$/);
+        await page.getByRole('link', { name: QUEUE }).first().click();
+        await openTab(page, '/admin/queues/readonly', 'COMPLETED', completedId);
+        await openTab(page, '/admin/queues/readonly', 'FAILED', failedId);
+        await page.getByText('twilio_21211').first().waitFor();
+        expect(await page.getByRole('button', { name: /retry|clean/i }).count()).toBe(0);
+      } finally {
+        await context.close();
+      }
+    }, 30_000);
+  });
+
+  describe('with full access', () => {
+    // Run last: it changes the queue the other cases look at. It also shows
+    // that the calls refused above reach a real route of the board.
+    it('retries the failed job through the same board API', async () => {
+      const res = await board(`/admin/queues/api/queues/${QUEUE}/${failedId}/retry`, basic(FULL_USER), { method: 'PUT' });
+      expect(res.status).toBe(204);
+      await (await queue.getJob(failedId))!.waitUntilFinished(events, 15_000);
+      expect(await queue.getJobState(failedId)).toBe('completed');
+    });
+  });
+});
