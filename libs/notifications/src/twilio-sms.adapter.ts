@@ -15,6 +15,7 @@ import type RequestClient from 'twilio/lib/base/RequestClient';
 import type Response from 'twilio/lib/http/response';
 import { PermanentSendError, TransientSendError, type SendError, type SendReceipt, type SmsMessage, type SmsSender } from './notification.port';
 import { codePart, networkFailureOf, parseRetryAfterMs } from './provider-error';
+import { KeepAliveAgents, sendHttp } from './keep-alive-http';
 
 export interface TwilioSmsOptions {
   accountSid: string;
@@ -64,8 +65,17 @@ function rebase(uri: string, base: URL): string {
   return target.href;
 }
 
-/** The SDK's RequestClient, pointed at `apiBase` when given, raising error answers with their headers. */
+/**
+ * The SDK's RequestClient, pointed at `apiBase` when given, raising error
+ * answers with their headers, and sending over node:http keep-alive agents
+ * (keep-alive-http.ts) rather than the SDK's axios instance. What goes on the
+ * wire is what the SDK asks for: its method, URL, headers (User-Agent, Accept,
+ * Content-Type), basic auth, form body and timeout. With HTTP_PROXY set, the
+ * SDK's own path (which supports the proxy) is used as before.
+ */
 class TwilioTransport extends twilio.RequestClient {
+  private readonly agents = new KeepAliveAgents({ caBundlePath: process.env.TWILIO_CA_BUNDLE });
+
   constructor(
     options: RequestClient.RequestClientOptions,
     private readonly apiBase: URL | undefined,
@@ -76,7 +86,7 @@ class TwilioTransport extends twilio.RequestClient {
   override async request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
     const uri = this.apiBase ? rebase(opts.uri, this.apiBase) : opts.uri;
     try {
-      const response = await super.request<TData>({ ...opts, uri });
+      const response = process.env.HTTP_PROXY ? await super.request<TData>({ ...opts, uri }) : await this.send<TData>({ ...opts, uri });
       if (response.statusCode >= 400) {
         throw new TwilioApiError(response.statusCode, twilioErrorCode(response.body), parseRetryAfterMs(response.headers?.['retry-after']));
       }
@@ -88,6 +98,44 @@ class TwilioTransport extends twilio.RequestClient {
       this.lastResponse = undefined;
     }
   }
+
+  /** What RequestClient.request does, over keep-alive-http instead of axios. */
+  private async send<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
+    const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
+    if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
+    if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
+    else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
+
+    const url = new URL(opts.uri);
+    if (opts.params) for (const [k, v] of formEntries(opts.params)) url.searchParams.append(k, v);
+    let body: string | undefined;
+    if (opts.data && headers['Content-Type'] === 'application/x-www-form-urlencoded') body = new URLSearchParams(formEntries(opts.data)).toString();
+    else if (opts.data && headers['Content-Type'] === 'application/json') body = JSON.stringify(opts.data);
+
+    const answer = await sendHttp({ method: opts.method, url, headers, body, timeoutMs: opts.timeout || this.defaultTimeout }, this.agents);
+    // As axios answered the SDK: a JSON body parsed, anything else as text.
+    let parsed: unknown = answer.body;
+    try {
+      parsed = answer.body === '' ? answer.body : JSON.parse(answer.body);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { statusCode: answer.statusCode, body: parsed as TData, headers: answer.headers } as unknown as Response<TData>;
+  }
+}
+
+/**
+ * Form fields as the SDK's qs.stringify(…, { arrayFormat: 'repeat' }) lays
+ * them out for its flat, already serialised fields: arrays repeat their key,
+ * undefined is left out, null is empty.
+ */
+function formEntries(fields: object): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    for (const v of Array.isArray(value) ? value : [value]) out.push([key, v === null ? '' : String(v)]);
+  }
+  return out;
 }
 
 /**
