@@ -17,6 +17,8 @@ export type FigureValue = number | string | boolean | null | FigureValue[] | { [
 export class Figures {
   readonly file: string;
   private readonly values: Record<string, FigureValue> = {};
+  /** Written to the file only: too long for the console. */
+  private readonly details: Record<string, FigureValue> = {};
   private readonly started = Date.now();
 
   /** `suite`: `reliability` or `security`; `file`: the spec's `__filename`. */
@@ -40,12 +42,17 @@ export class Figures {
     return this.values[name];
   }
 
+  /** A figure for the artifact file only (breakdowns too long to print). */
+  detail(name: string, value: FigureValue): void {
+    this.details[name] = value;
+  }
+
   /** Prints this file's figures and writes them, then the suite's summary. Call from afterAll. */
   write(): void {
     const own = { ...this.values, duration_s: Math.round((Date.now() - this.started) / 100) / 10, at: new Date().toISOString() };
     const dir = join(ARTIFACTS, this.suite);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${this.file}.json`), `${JSON.stringify(own, null, 2)}\n`);
+    writeFileSync(join(dir, `${this.file}.json`), `${JSON.stringify({ ...own, ...this.details }, null, 2)}\n`);
 
     const summary: Record<string, unknown> = {};
     for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
