@@ -177,8 +177,10 @@ describe(`${BURST} parallel requests against the limits`, () => {
       const sent = stack.twilio.messages.filter((m) => m.to === d.approver.phone_number).length + stack.ses.messages.filter((m) => m.to.includes(d.approver.email)).length;
       expect(sent).toBeGreaterThanOrEqual(2);
       expect(sent).toBeLessThanOrEqual(DEVICE_CAP);
+      // (Parallel requests can share a millisecond: the latest is what the device says, not the last by time.)
       const latest = (await d.client.query(d.accountKey, d.deviceKey)).body.token_dispatch;
-      expect(latest).toMatchObject({ dispatch_id: ids[ids.length - 1], state: 'sent' });
+      expect(ids).toContain(latest.dispatch_id);
+      expect(latest.state).toBe('sent');
       const message =
         latest.channel === 'sms'
           ? stack.twilio.messages.find((m) => m.sid === latest.provider_message_id)!
