@@ -35,6 +35,9 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     'worker-concurrency': { type: 'string', default: '50' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.json') },
+    dist: { type: 'string', default: join(ROOT, 'dist') },
+    'node-args': { type: 'string', default: '' },
+    env: { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -51,6 +54,9 @@ if (flags.help) {
       '  --connections N         autocannon connections for case 1 (default 50)',
       '  --worker-concurrency N  WORKER_CONCURRENCY of the worker in case 3 (default 50)',
       '  --out FILE              JSON output (default bench/results/latest.json)',
+      '  --dist DIR              built apps to measure (default dist/; another build for before/after)',
+      '  --node-args=ARGS        extra node options for the api and worker (e.g. --node-args=--cpu-prof)',
+      '  --env K=V,K=V           extra environment for the api and worker (e.g. --env LOG_LEVEL=warn)',
       '',
     ].join('\n'),
   );
@@ -65,6 +71,14 @@ const opt = {
   concurrencies: flags.concurrency!.split(',').map(Number),
   connections: Number(flags.connections),
   case3Concurrency: Number(flags['worker-concurrency']),
+  dist: flags.dist!,
+  nodeArgs: flags['node-args']!.split(' ').filter(Boolean),
+  env: Object.fromEntries(
+    flags.env!
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  ) as Record<string, string>,
 };
 
 const CORES = availableParallelism();
@@ -123,23 +137,26 @@ async function serviceEnv(redisUrl: string, fakes: FakeProviders): Promise<Recor
     SEND_LIMIT_PER_DESTINATION_PER_HOUR: '1000000',
     WORKER_HTTP_HOST: '127.0.0.1',
     WORKER_HTTP_PORT: String(await freePort()),
+    ...opt.env,
   };
 }
 
 async function startApi(stack: Stack): Promise<void> {
   const port = await freePort();
-  const api = startNode('api', join(ROOT, 'dist', 'apps', 'api', 'main.js'), { ...stack.serviceEnv, PORT: String(port) });
+  const api = startNode('api', join(opt.dist, 'apps', 'api', 'main.js'), { ...stack.serviceEnv, PORT: String(port) }, false, opt.nodeArgs);
   stack.api = api;
   stack.apiUrl = `http://127.0.0.1:${port}`;
   await waitForHttp(`${stack.apiUrl}/internal/clients`, api);
 }
 
 async function startWorker(stack: Stack, concurrency: number): Promise<Proc> {
-  const worker = startNode('worker', join(ROOT, 'dist', 'apps', 'worker', 'main.js'), {
-    ...stack.serviceEnv,
-    WORKER_CONCURRENCY: String(concurrency),
-    WORKER_HTTP_PORT: String(await freePort()),
-  });
+  const worker = startNode(
+    'worker',
+    join(opt.dist, 'apps', 'worker', 'main.js'),
+    { ...stack.serviceEnv, WORKER_CONCURRENCY: String(concurrency), WORKER_HTTP_PORT: String(await freePort()) },
+    false,
+    opt.nodeArgs,
+  );
   stack.workers.push(worker);
   await worker.waitFor(/consuming \\?"token-dispatch\\?"/);
   return worker;
@@ -219,14 +236,25 @@ function addRatioRow(r: Omit<Row, 'value' | 'referenceValue' | 'ratio' | 'met'>,
 
 async function runApiRound(stack: Stack, pool: CryptoPool, devices: BenchDevice[], cursor: { at: number }, count: number, queue: Queue) {
   const signed = await pool.sign(resendRequests(devices, count, cursor));
+  const cpu0 = { api: stack.api!.cpuMs(), redis: stack.redis.proc.cpuMs(), bench: process.cpuUsage() };
   const result = await closedLoop(stack.apiUrl!, signed, opt.connections);
+  const benchCpu = process.cpuUsage(cpu0.bench);
+  // Where the machine's CPU went, per request: the api (all its threads), redis-server, and this process (autocannon).
+  const cpuUs = {
+    api: ((stack.api!.cpuMs() - cpu0.api) * 1000) / result.requests,
+    redis: ((stack.redis.proc.cpuMs() - cpu0.redis) * 1000) / result.requests,
+    loadgen: (benchCpu.user + benchCpu.system) / result.requests,
+  };
   // Coalesced requests re-add an existing job id (a no-op), so the jobs in
   // the queue count the requests that went through the whole send path.
   const queued = await queue.getJobCountByTypes('waiting', 'paused', 'prioritized', 'delayed');
   await clearQueue(queue);
   if (result.non2xx || result.errors) notes.push(`api run of ${count}: ${result.non2xx} non-2xx (${describeFailures(result)}), ${result.errors} errors`);
-  return { result, signed, queued };
+  return { result, signed, queued, cpuUs };
 }
+
+const cpuText = (c: { api: number; redis: number; loadgen: number }) =>
+  `CPU µs/request: api ${c.api.toFixed(0)}, redis ${c.redis.toFixed(0)}, autocannon ${c.loadgen.toFixed(0)}`;
 
 /** Case 1a: ES512 through the api vs the ES512 verification ceiling (one thread's loop × cores). */
 async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], devices: BenchDevice[], queue: Queue) {
@@ -237,6 +265,7 @@ async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], de
   const api: ClosedLoopResult[] = [];
   const ceiling: number[] = [];
   const queuedShare: number[] = [];
+  const cpu: { api: number; redis: number; loadgen: number }[] = [];
   const sample = await pool.sign(resendRequests(devices, 64, { at: 0 }));
   const client = clients[0];
   const sampleJwts = sample.filter((s) => s.headers['api-client-key'] === client.clientKey).map((s) => s.headers.authorization);
@@ -244,11 +273,12 @@ async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], de
     const perThread = await pool.verifyLoop(client.publicKeyPem, sampleJwts, 2000);
     ceiling.push(perThread * CORES);
     const count = Math.max(500, Math.round(estimate * opt.seconds));
-    const { result, queued } = await runApiRound(stack, pool, devices, cursor, count, queue);
+    const { result, queued, cpuUs } = await runApiRound(stack, pool, devices, cursor, count, queue);
     api.push(result);
+    cpu.push(cpuUs);
     queuedShare.push(queued / Math.max(1, result.ok));
     estimate = result.rps;
-    log(`  round ${r + 1}: api ${result.rps.toFixed(0)} req/s (p50 ${result.p50} ms, p99 ${result.p99} ms), ceiling ${(perThread * CORES).toFixed(0)} verify/s`);
+    log(`  round ${r + 1}: api ${result.rps.toFixed(0)} req/s (p50 ${result.p50} ms, p99 ${result.p99} ms), ceiling ${(perThread * CORES).toFixed(0)} verify/s; ${cpuText(cpuUs)}`);
   }
   addRatioRow(
     { case: '1a', subject: 'api resend, ES512', metric: 'req/s', rounds: api.map((a) => a.rps), reference: `ES512 verify loop × ${CORES} cores`, referenceRounds: ceiling, target: '≥ 0.8 × ceiling' },
@@ -257,31 +287,41 @@ async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], de
   rows.push({ case: '1a', subject: 'api resend, ES512', metric: 'p50 ms', value: median(api.map((a) => a.p50)), rounds: api.map((a) => a.p50) });
   rows.push({ case: '1a', subject: 'api resend, ES512', metric: 'p99 ms', value: median(api.map((a) => a.p99)), rounds: api.map((a) => a.p99) });
   notes.push(`1a: ${(median(queuedShare) * 100).toFixed(1)}% of the 202s queued a new job (the rest were coalesced)`);
+  notes.push(`1a: median ${cpuText({ api: median(cpu.map((c) => c.api)), redis: median(cpu.map((c) => c.redis)), loadgen: median(cpu.map((c) => c.loadgen)) })}`);
 }
 
-/** Case 1b: ES256 through the api vs a minimal Fastify + queue.add, and vs a minimal NestJS-on-Express 202. */
+/**
+ * Case 1b: ES256 through the api vs a minimal Fastify + queue.add (the floor),
+ * vs a minimal NestJS-on-Express route answering 202 (as the issue words it),
+ * and vs the same Nest/Express route calling queue.add too (like for like).
+ */
 async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], queue: Queue, bestApiRps: { value: number }) {
-  log('case 1b: ES256 resend vs Fastify+queue.add floor vs NestJS-on-Express 202');
-  const redisEnv = { REDIS_URL: stack.redis.url, QUEUE_PREFIX: 'bench-floor:bull' };
-  const floor = await startReference('fastify-floor', 'fastify-queue.ts', redisEnv);
+  log('case 1b: ES256 resend vs Fastify+queue.add floor vs NestJS-on-Express (bare 202, and with queue.add)');
+  const floor = await startReference('fastify-floor', 'fastify-queue.ts', { REDIS_URL: stack.redis.url, QUEUE_PREFIX: 'bench-floor:bull' });
   const express = await startReference('nest-express', 'nest-express.ts', {});
-  const floorQueue = new Queue('token-dispatch', { connection: stack.admin, prefix: 'bench-floor:bull' });
-  floorQueue.on('error', () => undefined);
+  const expressQ = await startReference('nest-express-queue', 'nest-express.ts', { REDIS_URL: stack.redis.url, QUEUE_PREFIX: 'bench-express:bull', QUEUE_ADD: '1' });
+  const refQueues = ['bench-floor:bull', 'bench-express:bull'].map((prefix) => {
+    const q = new Queue('token-dispatch', { connection: stack.admin, prefix });
+    q.on('error', () => undefined);
+    return q;
+  });
+  const targets = ['api', 'floor', 'express', 'expressQ'] as const;
+  type Target = (typeof targets)[number];
+  const urls: Record<Exclude<Target, 'api'>, string> = { floor: floor.url, express: express.url, expressQ: expressQ.url };
   const cursor = { at: 0 };
-  const targets = ['api', 'floor', 'express'] as const;
-  const results: Record<(typeof targets)[number], ClosedLoopResult[]> = { api: [], floor: [], express: [] };
-  const estimate: Record<(typeof targets)[number], number> = { api: 0, floor: 0, express: 0 };
+  const results: Record<Target, ClosedLoopResult[]> = { api: [], floor: [], express: [], expressQ: [] };
+  const estimate: Record<Target, number> = { api: 0, floor: 0, express: 0, expressQ: 0 };
   const queuedShare: number[] = [];
+  const cpu: { api: number; redis: number; loadgen: number }[] = [];
   try {
     // Warm-up and first estimates.
     const warm = await runApiRound(stack, pool, devices, cursor, 1500, queue);
     estimate.api = warm.result.rps;
-    estimate.floor = (await closedLoop(floor.url, warm.signed, opt.connections)).rps;
-    await clearQueue(floorQueue);
-    estimate.express = (await closedLoop(express.url, warm.signed, opt.connections)).rps;
+    for (const t of ['floor', 'express', 'expressQ'] as const) estimate[t] = (await closedLoop(urls[t], warm.signed, opt.connections)).rps;
+    for (const q of refQueues) await clearQueue(q);
     for (let r = 0; r < opt.rounds; r++) {
       // The order rotates each round, so no one always runs on a warmer or cooler machine.
-      const order = [...targets.slice(r % 3), ...targets.slice(0, r % 3)];
+      const order = [...targets.slice(r % targets.length), ...targets.slice(0, r % targets.length)];
       let signed: SignedHttpRequest[] = [];
       for (const t of order) {
         const count = Math.max(1000, Math.round(estimate[t] * opt.seconds));
@@ -290,36 +330,37 @@ async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], qu
           const run = await runApiRound(stack, pool, devices, cursor, count, queue);
           result = run.result;
           queuedShare.push(run.queued / Math.max(1, result.ok));
+          cpu.push(run.cpuUs);
         } else {
           // The references check no signature: the same kind of signed
           // requests (same bytes on the wire) are reused.
           if (signed.length < count) signed = await pool.sign(resendRequests(devices, count, { at: 0 }));
-          result = await closedLoop(t === 'floor' ? floor.url : express.url, signed.slice(0, count), opt.connections);
-          if (t === 'floor') await clearQueue(floorQueue);
+          result = await closedLoop(urls[t], signed.slice(0, count), opt.connections);
+          for (const q of refQueues) await clearQueue(q);
           if (result.non2xx || result.errors) notes.push(`${t} run: ${result.non2xx} non-2xx (${describeFailures(result)}), ${result.errors} errors`);
         }
         results[t].push(result);
         estimate[t] = result.rps;
       }
-      log(
-        `  round ${r + 1}: ` +
-          targets.map((t) => `${t} ${results[t][r].rps.toFixed(0)} req/s p99 ${results[t][r].p99} ms`).join(' | '),
-      );
+      log(`  round ${r + 1}: ` + targets.map((t) => `${t} ${results[t][r].rps.toFixed(0)} req/s p99 ${results[t][r].p99} ms`).join(' | '));
     }
   } finally {
-    await floor.proc.stop();
-    await express.proc.stop();
-    await floorQueue.close();
+    await Promise.all([floor.proc.stop(), express.proc.stop(), expressQ.proc.stop()]);
+    await Promise.all(refQueues.map((q) => q.close()));
   }
-  const rps = (t: (typeof targets)[number]) => results[t].map((x) => x.rps);
-  const p99 = (t: (typeof targets)[number]) => results[t].map((x) => x.p99);
-  addRatioRow({ case: '1b', subject: 'api resend, ES256', metric: 'req/s', rounds: rps('api'), reference: 'Fastify + queue.add', referenceRounds: rps('floor'), target: '≥ 0.8 × floor' }, 0.8);
-  addRatioRow({ case: '1b', subject: 'api resend, ES256', metric: 'req/s', rounds: rps('api'), reference: 'NestJS-on-Express 202', referenceRounds: rps('express'), target: '≥ 2 × Nest/Express' }, 2);
-  addRatioRow({ case: '1b', subject: 'api resend, ES256', metric: 'p99 ms', rounds: p99('api'), reference: 'Fastify + queue.add', referenceRounds: p99('floor'), target: '≤ 1.5 × floor p99' }, 1.5, false);
-  rows.push({ case: '1b', subject: 'api resend, ES256', metric: 'p50 ms', value: median(results.api.map((x) => x.p50)), rounds: results.api.map((x) => x.p50) });
-  rows.push({ case: '1b', subject: 'Fastify + queue.add', metric: 'p50 ms', value: median(results.floor.map((x) => x.p50)), rounds: results.floor.map((x) => x.p50) });
-  rows.push({ case: '1b', subject: 'NestJS-on-Express 202', metric: 'p50 / p99 ms', value: median(results.express.map((x) => x.p50)), referenceValue: median(p99('express')), rounds: results.express.map((x) => x.p50) });
+  const rps = (t: Target) => results[t].map((x) => x.rps);
+  const p50 = (t: Target) => results[t].map((x) => x.p50);
+  const p99 = (t: Target) => results[t].map((x) => x.p99);
+  const api = 'api resend, ES256';
+  addRatioRow({ case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'Fastify + queue.add', referenceRounds: rps('floor'), target: '≥ 0.8 × floor' }, 0.8);
+  addRatioRow({ case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'NestJS-on-Express 202', referenceRounds: rps('express'), target: '≥ 2 × Nest/Express' }, 2);
+  addRatioRow({ case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'NestJS-on-Express + queue.add', referenceRounds: rps('expressQ'), target: '(≥ 2 ×, like for like)' }, 2);
+  addRatioRow({ case: '1b', subject: api, metric: 'p99 ms', rounds: p99('api'), reference: 'Fastify + queue.add', referenceRounds: p99('floor'), target: '≤ 1.5 × floor p99' }, 1.5, false);
+  rows.push({ case: '1b', subject: api, metric: 'p50 ms', value: median(p50('api')), reference: 'Fastify + queue.add', referenceValue: median(p50('floor')), rounds: p50('api'), referenceRounds: p50('floor') });
+  rows.push({ case: '1b', subject: 'NestJS-on-Express 202', metric: 'p50 / p99 ms', value: median(p50('express')), referenceValue: median(p99('express')), rounds: p50('express') });
+  rows.push({ case: '1b', subject: 'NestJS-on-Express + queue.add', metric: 'p50 / p99 ms', value: median(p50('expressQ')), referenceValue: median(p99('expressQ')), rounds: p50('expressQ') });
   notes.push(`1b: ${(median(queuedShare) * 100).toFixed(1)}% of the api's 202s queued a new job (the rest were coalesced)`);
+  notes.push(`1b: median ${cpuText({ api: median(cpu.map((c) => c.api)), redis: median(cpu.map((c) => c.redis)), loadgen: median(cpu.map((c) => c.loadgen)) })}`);
   bestApiRps.value = median(rps('api'));
 }
 
@@ -382,28 +423,54 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
           const count = warm ? Math.min(n, 300) : n;
           // Ours: devices waiting for their first token, their jobs queued while paused.
           const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count);
-          await queue.pause();
-          await queueSendJobs(queue, devices);
-          await stack.fakes.collect();
-          await queue.resume();
-          const a = await collectArrivals(stack.fakes, count);
-          await waitDrained(queue);
+          const runOurs = async () => {
+            await queue.pause();
+            await queueSendJobs(queue, devices);
+            await stack.fakes.collect();
+            const cpu0 = [worker.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
+            await queue.resume();
+            const arrivals = await collectArrivals(stack.fakes, count);
+            await waitDrained(queue);
+            const cpu = [worker.cpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
+            return { arrivals, cpu };
+          };
           // Raw: the same number of jobs, each one provider call.
-          await rawQueue.pause();
-          for (let i = 0; i < count; i += 1000) {
-            await rawQueue.addBulk(devices.slice(i, i + 1000).map((d) => ({ name: 'send', data: { to: d.approver.phone_number }, opts: { removeOnComplete: true } })));
+          const runRaw = async () => {
+            await rawQueue.pause();
+            for (let i = 0; i < count; i += 1000) {
+              await rawQueue.addBulk(devices.slice(i, i + 1000).map((d) => ({ name: 'send', data: { to: d.approver.phone_number }, opts: { removeOnComplete: true } })));
+            }
+            await stack.fakes.collect();
+            const cpu0 = [raw.proc.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
+            await rawQueue.resume();
+            const arrivals = await collectArrivals(stack.fakes, count);
+            await waitDrained(rawQueue);
+            const cpu = [raw.proc.cpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
+            return { arrivals, cpu };
+          };
+          // Which one goes first alternates between rounds.
+          let a: { arrivals: { t: number }[]; cpu: number[] };
+          let b: { arrivals: { t: number }[]; cpu: number[] };
+          if (r % 2 === 0) {
+            a = await runOurs();
+            b = await runRaw();
+          } else {
+            b = await runRaw();
+            a = await runOurs();
           }
-          await stack.fakes.collect();
-          await rawQueue.resume();
-          const b = await collectArrivals(stack.fakes, count);
-          await waitDrained(rawQueue);
+          const cpuA = a.cpu;
+          const cpuB = b.cpu;
           await clearQueue(queue);
           await clearQueue(rawQueue);
           if (warm) continue;
-          ours.push(throughput(a));
-          theirs.push(throughput(b));
+          ours.push(throughput(a.arrivals));
+          theirs.push(throughput(b.arrivals));
           n = Math.max(200, Math.min(20_000, Math.round(ours[ours.length - 1] * opt.seconds)));
-          log(`  c=${c} round ${r}: worker ${ours[ours.length - 1].toFixed(0)} jobs/s, raw ${theirs[theirs.length - 1].toFixed(0)} jobs/s (${count} jobs)`);
+          const us = (x: number[]) => `${x.map((v) => v.toFixed(0)).join('/')}`;
+          log(
+            `  c=${c} round ${r}: worker ${ours[ours.length - 1].toFixed(0)} jobs/s, raw ${theirs[theirs.length - 1].toFixed(0)} jobs/s (${count} jobs; ` +
+              `CPU µs per job, process/redis/fakes: worker ${us(cpuA)}, raw ${us(cpuB)})`,
+          );
         }
       } finally {
         await raw.proc.stop();

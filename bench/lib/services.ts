@@ -74,6 +74,18 @@ export class Proc {
     }
   }
 
+  /** CPU time (user + system) used so far, in ms (Linux; 0 elsewhere). */
+  cpuMs(): number {
+    if (!this.running || this.child.pid === undefined) return 0;
+    try {
+      const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      return 0;
+    }
+  }
+
   /** Peak resident set size so far, in MB (Linux). */
   peakRssMb(): number {
     this.readPeak();
