@@ -278,7 +278,7 @@ describe('observability', () => {
       });
 
       it.each([
-        ['refused', () => permanentDispatchId, 'giving up'],
+        ['refused', () => permanentDispatchId, 'failed for good'],
         ['exhausted', () => exhaustedDispatchId, 'failed for good'],
       ])("a %s dispatch's lines, the last one included, carry its ids", (_how, dispatchId, last) => {
         const lines = logsOf(stack.worker!.output).filter((l) => l.msg.includes(dispatchId()));

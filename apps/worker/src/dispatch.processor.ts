@@ -5,7 +5,7 @@
  * job locks give each job to one of them at a time.
  */
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { RedisClient as Redis } from '@lib/store';
 import type { AppConfig } from '@lib/config';
 import { BACKOFF_STRATEGY, DISPATCH_QUEUE, backoffDelay, type SendTokenPayload } from '@lib/dispatch-contract';
@@ -53,7 +53,9 @@ export class DispatchProcessor implements OnApplicationBootstrap, OnApplicationS
     this.worker.on('error', (err) => this.logger.warn(`queue connection: ${err.message}`));
     this.worker.on('failed', (job, err) =>
       this.observer.inContext(job, () => {
-        if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) this.logger.warn(`dispatch ${job.id} failed for good: ${err.message}`);
+        // Final when the attempts are used up, or at once for a permanent failure.
+        const final = job && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1));
+        if (final) this.logger.warn(`dispatch ${job.id} failed for good: ${err.message}`);
       }),
     );
     this.logger.log(`consuming "${DISPATCH_QUEUE}" with concurrency ${this.config.worker.concurrency}`);
