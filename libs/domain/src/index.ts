@@ -5,3 +5,4 @@ export * from './contact';
 export * from './token-policy';
 export * from './send-limit-policy';
 export * from './token-crypto';
+export * from './secret-compare';

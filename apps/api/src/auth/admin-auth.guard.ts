@@ -2,11 +2,8 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { AppConfig } from '@lib/config';
-import { DomainError, ErrorCodes } from '@lib/domain';
+import { DomainError, ErrorCodes, secretDigest, secretEquals } from '@lib/domain';
 import { APP_CONFIG } from '../infrastructure/tokens';
-import { secretDigest, secretEquals } from './secret-compare';
-
-export { secretEquals } from './secret-compare';
 
 @Injectable()
 export class AdminAuthGuard implements CanActivate {

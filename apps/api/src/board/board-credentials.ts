@@ -5,7 +5,7 @@
  * compared in constant time.
  */
 import type { AppConfig } from '@lib/config';
-import { secretDigest, secretEquals } from '../auth/secret-compare';
+import { secretDigest, secretEquals } from '@lib/domain';
 
 export type BoardAccess = 'full' | 'read-only';
 

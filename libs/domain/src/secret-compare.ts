@@ -1,6 +1,6 @@
 /**
  * Constant-time comparison of a presented secret with a configured one, shared
- * by everything that checks a credential (admin API, queue dashboard).
+ * by everything that checks a credential (admin API, queue dashboard, metrics).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 
