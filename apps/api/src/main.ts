@@ -1,4 +1,4 @@
-import './thread-pool';
+import './runtime-tuning';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { loadConfigOrExit } from '@lib/config';

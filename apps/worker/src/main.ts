@@ -1,3 +1,4 @@
+import './runtime-tuning';
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@lib/config';
 import { startWorker } from './bootstrap';
