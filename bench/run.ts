@@ -11,14 +11,14 @@
  *   npm run bench -- --latency-ms 50 --concurrency 10,50,200 --connections 50
  */
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { CryptoPool, type RequestToSign, type SignedHttpRequest } from './lib/crypto-pool';
 import { closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
-import { FakeProviders, LOG_DIR, ROOT, freePort, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
+import { FakeProviders, LOG_DIR, ROOT, freePort, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
 import { dispatchQueue, queueSendJobs, registerClients, seedDevices, type BenchClient, type BenchDevice } from './lib/seed';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN } from '../test/fakes';
 
@@ -560,7 +560,7 @@ function table(): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  log(`machine: ${CORES} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; logs in ${LOG_DIR}`);
+  log(`machine: ${CORES} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; process logs in ${LOG_DIR} (removed after a successful run)`);
   log(`options: ${JSON.stringify({ ...opt, cases: [...opt.cases] })}`);
   const redis = await startRedis();
   const fakes = await FakeProviders.start(opt.latencyMs);
@@ -627,10 +627,19 @@ async function main(): Promise<void> {
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   process.stdout.write(`\n${rows.length} rows; median of ${opt.rounds} round(s); ${out.durationS} s; written to ${flags.out}\n`);
   if (failed) {
-    process.stderr.write(`bench failed: ${out.error}\n`);
+    process.stderr.write(`bench failed: ${out.error}\nprocess logs kept in ${LOG_DIR}\n`);
     process.exit(1);
   }
+  rmSync(LOG_DIR, { recursive: true, force: true });
   process.exit(0);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench interrupted (${signal}): stopping its processes\n`);
+    killAll();
+    process.exit(130);
+  });
 }
 
 void main();

@@ -30,6 +30,14 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  * a line or reporting a failure, so a chatty process under load costs the
  * bench nothing), and whose peak RSS can be read.
  */
+/** Every process started and not yet stopped, so an interrupted bench leaves none behind. */
+const live = new Set<Proc>();
+
+/** Kills every process still running (SIGKILL): for an interrupted bench. */
+export function killAll(): void {
+  for (const p of live) if (p.running) p.child.kill('SIGKILL');
+}
+
 export class Proc {
   private readonly exited: Promise<number | null>;
   private peakKb = 0;
@@ -41,6 +49,8 @@ export class Proc {
     readonly logFile: string,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    live.add(this);
+    child.once('exit', () => live.delete(this));
     // VmHWM is the kernel's own high-water mark; sampling keeps the last value
     // read before the process is gone.
     this.sampler = setInterval(() => this.readPeak(), 500);
