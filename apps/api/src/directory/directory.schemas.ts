@@ -31,6 +31,7 @@ export const PutAccountBody = z.object({
   kind: z.enum(['regular', 'hub']),
   approvers: z
     .array(ApproverSchema)
+    .min(1, 'must list at least one approver')
     .max(50)
     .refine((list) => new Set(list.map((a) => a.document_number)).size === list.length, 'document_number must be unique'),
 });
