@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
 import type { AppConfig } from '@lib/config';
-import { logProcessWarnings } from '@lib/observability';
+import { APP_LOGGER, logProcessWarnings, registerAccessLog, type AppLogger } from '@lib/observability';
 import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
 import { setupApiDocs } from './docs/docs.setup';
@@ -25,6 +25,7 @@ export async function createApi(config: AppConfig): Promise<NestFastifyApplicati
     bufferLogs: true,
   });
   app.useLogger(app.get(PinoLogger));
+  registerAccessLog(adapter.getInstance(), app.get<AppLogger>(APP_LOGGER).logger);
   setupApiDocs(app, config); // /docs, when DOCS_ENABLED
   app.enableShutdownHooks();
   return app;

@@ -1,13 +1,17 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import Fastify from 'fastify';
 import pino from 'pino';
-import { loggerOptions } from './logging';
+import { createAppLogger, loggerOptions, registerAccessLog } from './logging';
 import { MetricsAuth } from './metrics-auth';
 import { MetricsRegistry, registerQueueDepthGauge } from './metrics-registry';
 import { withTimeout } from './timeout';
 
 /** A pino logger with the apps' options, writing into `lines`. */
 function capture(lines: Record<string, any>[]) {
-  const options = loggerOptions({ service: 'test', level: 'info' }) as pino.LoggerOptions;
+  const options = loggerOptions({ service: 'test', level: 'info' });
   const stream = new Writable({
     write(chunk, _enc, done) {
       lines.push(JSON.parse(chunk.toString()));
@@ -38,6 +42,78 @@ describe('log configuration', () => {
     expect(lines[0]).toMatchObject({ level: 'info', service: 'test', msg: 'hello', approver: { name: 'Maria' } });
     expect(lines[0].req.headers['api-client-key']).toBe('client-1');
     expect(lines[0].req.headers.authorization).toBe('[redacted]');
+  });
+});
+
+describe('app logger', () => {
+  const read = (file: string) =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+
+  it('holds lines in memory until a block is full or the flush interval passes, then writes them', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'applog-')), 'out.log');
+    const app = createAppLogger({ service: 'test', level: 'info', dest: file });
+    app.logger.info('first');
+    expect(read(file)).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(read(file).map((l) => l.msg)).toEqual(['first']);
+    // A block's worth of lines is written without waiting.
+    for (let i = 0; i < 40; i++) app.logger.info({ i, padding: 'x'.repeat(100) }, 'bulk');
+    expect(read(file).length).toBeGreaterThan(1);
+    app.flush();
+    expect(read(file).length).toBe(41);
+  });
+
+  it('writes each line at once after writeThrough (shutdown), and what was buffered first', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'applog-')), 'out.log');
+    const app = createAppLogger({ service: 'test', level: 'info', dest: file });
+    app.logger.info('buffered');
+    expect(read(file)).toEqual([]);
+    app.writeThrough();
+    expect(read(file).map((l) => l.msg)).toEqual(['buffered']);
+    app.logger.warn('stopping');
+    expect(read(file).map((l) => l.msg)).toEqual(['buffered', 'stopping']);
+  });
+});
+
+describe('access log', () => {
+  async function serve(lines: Record<string, any>[]) {
+    const fastify = Fastify();
+    registerAccessLog(fastify, capture(lines));
+    fastify.get('/things/:id', async () => ({ ok: true }));
+    fastify.get('/boom', async (_req, reply) => reply.code(503).send({ down: true }));
+    fastify.get('/health/live', async () => ({ status: 'ok' }));
+    fastify.get('/metrics', async () => 'x 1');
+    await fastify.ready();
+    return fastify;
+  }
+
+  it('writes one line per answered request with its id, method, url, headers (credentials redacted), status and time', async () => {
+    const lines: Record<string, any>[] = [];
+    const fastify = await serve(lines);
+    await fastify.inject({ method: 'GET', url: '/things/7?x=1', headers: { authorization: 'Bearer eyJ.secret.sig', 'api-client-key': 'client-1' } });
+    await fastify.close();
+    expect(lines).toHaveLength(1);
+    const [line] = lines;
+    expect(line).toMatchObject({ level: 'info', msg: 'request completed', req: { method: 'GET', url: '/things/7?x=1' }, res: { statusCode: 200 } });
+    expect(typeof line.requestId).toBe('string');
+    expect(typeof line.responseTimeMs).toBe('number');
+    expect(line.req.headers.authorization).toBe('[redacted]');
+    expect(line.req.headers['api-client-key']).toBe('client-1');
+    expect(JSON.stringify(line)).not.toContain('eyJ.secret.sig');
+  });
+
+  it('logs 5xx answers as warnings and skips health probes and metrics scrapes', async () => {
+    const lines: Record<string, any>[] = [];
+    const fastify = await serve(lines);
+    for (const url of ['/boom', '/health/live', '/metrics', '/nowhere']) await fastify.inject({ method: 'GET', url });
+    await fastify.close();
+    expect(lines.map((l) => [l.req.url, l.res.statusCode, l.level])).toEqual([
+      ['/boom', 503, 'warn'],
+      ['/nowhere', 404, 'info'],
+    ]);
   });
 });
 

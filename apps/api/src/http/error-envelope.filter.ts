@@ -17,10 +17,10 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
 
     if (response.unexpected) {
       const err = exception instanceof Error ? exception : new Error(String(exception));
-      this.logger.error(`request ${request.id} failed: ${err.name}: ${err.message}`, err.stack);
+      this.logger.error({ requestId: request.id, err }, `request ${request.id} failed: ${err.name}: ${err.message}`);
     } else if (exception instanceof InfrastructureError) {
       const cause = exception.cause instanceof Error ? exception.cause.message : String(exception.cause);
-      this.logger.warn(`request ${request.id}: ${exception.dependency} unavailable (${cause})`);
+      this.logger.warn({ requestId: request.id }, `request ${request.id}: ${exception.dependency} unavailable (${cause})`);
     }
 
     if (reply.sent) return;

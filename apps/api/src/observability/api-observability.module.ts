@@ -1,13 +1,11 @@
 /**
  * The api's logs, metrics and health endpoints. Its request ids are Fastify's
- * (see fastify-setup), so the access line, the app's lines and the queued job
- * all carry the same `requestId`.
+ * (see fastify-setup), so the access line (bootstrap.ts), the app's lines and
+ * the queued job all carry the same `requestId`.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
 import type { AppConfig } from '@lib/config';
 import { ObservabilityModule } from '@lib/observability';
-import { requestIdFor } from '../http/fastify-setup';
 import { ApiHealthController } from './api-health.controller';
 import { ApiMetrics } from './api-metrics';
 import { HttpMetricsHook } from './http-metrics.hook';
@@ -23,9 +21,6 @@ export class ApiObservabilityModule {
           service: 'device-2fa-api',
           level: config.logLevel,
           metricsToken: config.metricsToken,
-          // Fastify's id is on the raw request (set before any middleware runs);
-          // the header logic is the fallback, so both agree.
-          genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? requestIdFor(req),
         }),
       ],
       controllers: [ApiHealthController],

@@ -36,7 +36,7 @@ export class RecordDeliveryReceiptUseCase {
     const { messageSid, status, requestId } = receipt;
     const dispatchId = await this.devices.dispatchIdForProviderMessage(TWILIO_PROVIDER, messageSid);
     if (!dispatchId) {
-      this.logger.warn(`[request ${requestId}] receipt for unknown message ${messageSid} (${status}): ignored`);
+      this.logger.warn({ requestId }, `[request ${requestId}] receipt for unknown message ${messageSid} (${status}): ignored`);
       return 'unknown_message';
     }
     const errorCode = receipt.errorCode ? `twilio_${receipt.errorCode}` : undefined;
@@ -51,14 +51,14 @@ export class RecordDeliveryReceiptUseCase {
     const what = `[request ${requestId}] [dispatch ${dispatchId}] message ${messageSid} ${status}${errorCode ? ` (${errorCode})` : ''}`;
     switch (result) {
       case 'recorded':
-        this.logger.log(`${what}: recorded`);
+        this.logger.log({ requestId, dispatchId }, `${what}: recorded`);
         return 'recorded';
       case 'stale':
-        this.logger.log(`${what}: ignored, a later status is already recorded`);
+        this.logger.log({ requestId, dispatchId }, `${what}: ignored, a later status is already recorded`);
         return 'stale';
       default:
         // The dispatch expired, or it no longer names this message.
-        this.logger.warn(`${what}: ignored, ${result === 'gone' ? 'the dispatch is gone' : 'the dispatch carried another message'}`);
+        this.logger.warn({ requestId, dispatchId }, `${what}: ignored, ${result === 'gone' ? 'the dispatch is gone' : 'the dispatch carried another message'}`);
         return 'unknown_message';
     }
   }
