@@ -9,7 +9,7 @@ import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
 import { setupApiDocs } from './docs/docs.setup';
 import { fastifyOptions, registerJsonBodyParser } from './http/fastify-setup';
-import { REDIS } from './infrastructure/tokens';
+import { QUEUE_REDIS, REDIS } from './infrastructure/tokens';
 import { registerFormBodyParser } from './receipts/form-body';
 
 /** How long start-up waits for Redis before listening anyway. */
@@ -33,11 +33,11 @@ export async function createApi(config: AppConfig): Promise<NestFastifyApplicati
 
 export async function startApi(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await createApi(config);
-  // The command connection buffers nothing while it connects, so a request
+  // The Redis connections buffer nothing while they connect, so a request
   // served before it is ready would get a 503 from a healthy system. Listen
   // once it is ready; if Redis is down, start anyway and answer 503/OBD000097
   // until it comes back, as at any other time.
-  await whenReady(app.get(REDIS), REDIS_READY_WAIT_MS).catch((err: Error) => new Logger('Api').warn(`${err.message}; listening anyway`));
+  await Promise.all([whenReady(app.get(REDIS), REDIS_READY_WAIT_MS), whenReady(app.get(QUEUE_REDIS), REDIS_READY_WAIT_MS)]).catch((err: Error) => new Logger('Api').warn(`${err.message}; listening anyway`));
   await app.listen(config.http.port, config.http.host);
   return app;
 }

@@ -2,10 +2,17 @@
  * Redis connections, tuned per role and built for the configured topology
  * (standalone, Sentinel or Cluster).
  *
- * - `command`: used by the API for reads, scripts and queue producers. It
- *   never buffers commands while disconnected (`enableOfflineQueue: false`),
- *   and every command has a timeout, so a Redis outage becomes a fast, clear
- *   error (OBD000097 / DTS000010) instead of a hanging request.
+ * - `command`: used for reads and the store's scripts. It never buffers
+ *   commands while disconnected (`enableOfflineQueue: false`), and every
+ *   command has a timeout, so a Redis outage becomes a fast, clear error
+ *   (OBD000097 / DTS000010) instead of a hanging request. Commands issued in
+ *   the same tick go out as one pipeline (auto-pipelining).
+ * - `producer`: a queue producer's (BullMQ `Queue`) connection: as `command`,
+ *   but without auto-pipelining. BullMQ defines its ~40 scripts as commands
+ *   on the connection it is given, and ioredis copies every defined command
+ *   onto each auto-pipeline it builds; on a shared, auto-pipelining
+ *   connection that copying was a large part of the api's Redis client cost
+ *   (README, "Performance"). So producers get a connection of their own.
  * - `worker`: used by BullMQ workers, which must wait for Redis to come back
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
  */
@@ -14,7 +21,7 @@ import Redis, { Cluster, type RedisOptions } from 'ioredis';
 /** A standalone/Sentinel connection or a Cluster client: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
 
-export type RedisRole = 'command' | 'worker';
+export type RedisRole = 'command' | 'producer' | 'worker';
 
 export type RedisTopologySettings =
   | { mode: 'standalone' }
@@ -38,8 +45,8 @@ export function redisOptions(role: RedisRole, settings: RedisConnectionSettings)
     maxRetriesPerRequest: 1,
     commandTimeout: settings.commandTimeoutMs,
     connectTimeout: Math.max(settings.commandTimeoutMs, 1000),
-    // Commands issued in the same tick go out as one pipeline.
-    enableAutoPipelining: true,
+    // Commands issued in the same tick go out as one pipeline (not on a producer's connection, see above).
+    enableAutoPipelining: role === 'command',
     enableReadyCheck: true,
     retryStrategy: reconnect,
   };

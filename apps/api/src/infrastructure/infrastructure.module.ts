@@ -1,6 +1,8 @@
 /**
- * Wires configuration, the Redis connection, repositories and the dispatch
- * queue producer. Connections are opened here and closed on shutdown.
+ * Wires configuration, the Redis connections, repositories and the dispatch
+ * queue producer. Two connections: the repositories' (auto-pipelined) and the
+ * queue producer's (see redis-connection.ts for why they are apart). They are
+ * opened here and closed on shutdown.
  */
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
@@ -8,13 +10,14 @@ import { TokenCrypto } from '@lib/domain';
 import type { AppConfig } from '@lib/config';
 import { DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
 import { DispatchQueue } from './dispatch-queue';
-import { APP_CONFIG, REDIS } from './tokens';
+import { APP_CONFIG, QUEUE_REDIS, REDIS } from './tokens';
 
 @Global()
 @Module({})
 export class InfrastructureModule implements OnApplicationShutdown {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
+    @Inject(QUEUE_REDIS) private readonly queueRedis: Redis,
     private readonly queue: DispatchQueue,
   ) {}
 
@@ -24,19 +27,21 @@ export class InfrastructureModule implements OnApplicationShutdown {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api') },
+        { provide: QUEUE_REDIS, useFactory: () => createRedis('producer', config.redis, 'device-2fa-api-queue') },
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DirectoryRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
         { provide: DeviceRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
         { provide: ReplayGuard, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new ReplayGuard(r, k) },
-        { provide: DispatchQueue, inject: [REDIS, RedisKeys, APP_CONFIG], useFactory: (r: Redis, k: RedisKeys, c: AppConfig) => new DispatchQueue(r, k, c.retry) },
+        { provide: DispatchQueue, inject: [QUEUE_REDIS, RedisKeys, APP_CONFIG], useFactory: (r: Redis, k: RedisKeys, c: AppConfig) => new DispatchQueue(r, k, c.retry) },
       ],
-      exports: [APP_CONFIG, REDIS, RedisKeys, TokenCrypto, DirectoryRepository, DeviceRepository, ReplayGuard, DispatchQueue],
+      exports: [APP_CONFIG, REDIS, QUEUE_REDIS, RedisKeys, TokenCrypto, DirectoryRepository, DeviceRepository, ReplayGuard, DispatchQueue],
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close();
+    this.queueRedis.disconnect();
     this.redis.disconnect();
   }
 }

@@ -1,3 +1,5 @@
 /** Injection tokens for things that are not classes of our own. */
 export const APP_CONFIG = Symbol('AppConfig');
 export const REDIS = Symbol('Redis');
+/** The dispatch queue producer's own Redis connection. */
+export const QUEUE_REDIS = Symbol('QueueRedis');
