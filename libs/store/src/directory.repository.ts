@@ -13,14 +13,21 @@ export class DirectoryRepository {
     private readonly keys: RedisKeys,
   ) {}
 
+  /** Creates or replaces a client integration, and announces the change to the api processes' caches (ClientCache). */
   async putClient(client: ClientIntegration): Promise<void> {
-    await redisCall(() =>
-      this.redis.hset(this.keys.client(client.clientKey), {
-        name: client.name,
-        public_key: client.publicKey,
-        updated_at: new Date().toISOString(),
-      }),
-    );
+    await redisCall(async () => {
+      const results = await this.redis
+        .multi()
+        .hset(this.keys.client(client.clientKey), {
+          name: client.name,
+          public_key: client.publicKey,
+          updated_at: new Date().toISOString(),
+        })
+        .publish(this.keys.clientChanges, client.clientKey)
+        .exec();
+      const failed = results?.find(([err]) => err)?.[0];
+      if (!results || failed) throw failed ?? new Error('client update transaction aborted');
+    });
   }
 
   async getClient(clientKey: string): Promise<ClientIntegration | undefined> {

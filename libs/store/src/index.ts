@@ -5,3 +5,4 @@ export * from './lua-script';
 export * from './directory.repository';
 export * from './device.repository';
 export * from './replay-guard';
+export * from './client-cache';

@@ -15,13 +15,15 @@
  *   (README, "Performance"). So producers get a connection of their own.
  * - `worker`: used by BullMQ workers, which must wait for Redis to come back
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
+ * - `subscriber`: a pub/sub listener (ClientCache); like `worker`, it waits
+ *   for Redis and re-subscribes after a reconnect.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 
 /** A standalone/Sentinel connection or a Cluster client: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
 
-export type RedisRole = 'command' | 'producer' | 'worker';
+export type RedisRole = 'command' | 'producer' | 'worker' | 'subscriber';
 
 export type RedisTopologySettings =
   | { mode: 'standalone' }
@@ -37,7 +39,7 @@ export interface RedisConnectionSettings {
 const reconnect = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
 
 export function redisOptions(role: RedisRole, settings: RedisConnectionSettings): RedisOptions {
-  if (role === 'worker') {
+  if (role === 'worker' || role === 'subscriber') {
     return { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnect };
   }
   return {

@@ -36,6 +36,10 @@ export class RedisKeys {
   providerMessage(provider: string, providerMessageId: string): string {
     return `${this.prefix}:provider-message:${provider}:${providerMessageId}`;
   }
+  /** Pub/sub channel on which a changed client integration's key is announced (ClientCache). */
+  get clientChanges(): string {
+    return `${this.prefix}:directory:client-changed`;
+  }
   replay(signatureDigest: string): string {
     return `${this.prefix}:replay:${signatureDigest}`;
   }

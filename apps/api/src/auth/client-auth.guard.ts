@@ -6,7 +6,7 @@
 import { Injectable, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, ErrorCodes } from '@lib/domain';
-import { DirectoryRepository } from '@lib/store';
+import { ClientCache } from '@lib/store';
 import { RequestVerifier } from './request-verifier';
 
 declare module 'fastify' {
@@ -26,7 +26,7 @@ function header(req: FastifyRequest, name: string): string | undefined {
 @Injectable()
 export class ClientAuthGuard implements CanActivate {
   constructor(
-    private readonly directory: DirectoryRepository,
+    private readonly clients: ClientCache,
     private readonly verifier: RequestVerifier,
   ) {}
 
@@ -36,7 +36,7 @@ export class ClientAuthGuard implements CanActivate {
     if (!clientKey) throw new DomainError(ErrorCodes.noClientKey);
     if (!UUID.test(clientKey)) throw new DomainError(ErrorCodes.unknownClient);
     const authorization = header(req, 'authorization');
-    const client = await this.directory.getClient(clientKey.toLowerCase());
+    const client = await this.clients.get(clientKey.toLowerCase());
     if (!client) throw new DomainError(ErrorCodes.unknownClient);
     if (!authorization) throw new DomainError(ErrorCodes.unauthenticated, { reason: 'AUTHORIZATION header missing' });
 

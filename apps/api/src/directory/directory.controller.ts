@@ -3,7 +3,7 @@
  * Used by ops tooling, the CLI and acceptance tests. Bearer admin token.
  */
 import { Body, Controller, HttpCode, Param, Put, UseGuards } from '@nestjs/common';
-import { DirectoryRepository } from '@lib/store';
+import { ClientCache, DirectoryRepository } from '@lib/store';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
 import { ZodPipe } from '../http/zod-pipe';
 import { AnyUuid, PutAccountBody, PutClientBody, UuidV4 } from './directory.schemas';
@@ -11,12 +11,17 @@ import { AnyUuid, PutAccountBody, PutClientBody, UuidV4 } from './directory.sche
 @Controller('internal')
 @UseGuards(AdminAuthGuard)
 export class DirectoryController {
-  constructor(private readonly directory: DirectoryRepository) {}
+  constructor(
+    private readonly directory: DirectoryRepository,
+    private readonly clients: ClientCache,
+  ) {}
 
   @Put('clients/:client_key')
   @HttpCode(200)
   async putClient(@Param('client_key', new ZodPipe(AnyUuid, 'client_key')) clientKey: string, @Body(new ZodPipe(PutClientBody, '')) body: PutClientBody) {
     await this.directory.putClient({ clientKey, name: body.name, publicKey: body.public_key });
+    // Other api processes drop their copy on the change announcement; this one before answering.
+    this.clients.forget(clientKey);
     return { client_key: clientKey, name: body.name };
   }
 

@@ -1,16 +1,16 @@
 /**
  * Wires configuration, the Redis connections, repositories and the dispatch
- * queue producer. Two connections: the repositories' (auto-pipelined) and the
- * queue producer's (see redis-connection.ts for why they are apart). They are
- * opened here and closed on shutdown.
+ * queue producer. Three connections: the repositories' (auto-pipelined), the
+ * queue producer's (see redis-connection.ts for why they are apart) and the
+ * client cache's change listener. They are opened here and closed on shutdown.
  */
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
 import { TokenCrypto } from '@lib/domain';
 import type { AppConfig } from '@lib/config';
-import { DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
+import { ClientCache, DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
 import { DispatchQueue } from './dispatch-queue';
-import { APP_CONFIG, QUEUE_REDIS, REDIS } from './tokens';
+import { APP_CONFIG, QUEUE_REDIS, REDIS, SUBSCRIBER_REDIS } from './tokens';
 
 @Global()
 @Module({})
@@ -18,6 +18,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(QUEUE_REDIS) private readonly queueRedis: Redis,
+    @Inject(SUBSCRIBER_REDIS) private readonly subscriberRedis: Redis,
     private readonly queue: DispatchQueue,
   ) {}
 
@@ -28,20 +29,31 @@ export class InfrastructureModule implements OnApplicationShutdown {
         { provide: APP_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api') },
         { provide: QUEUE_REDIS, useFactory: () => createRedis('producer', config.redis, 'device-2fa-api-queue') },
+        { provide: SUBSCRIBER_REDIS, useFactory: () => createRedis('subscriber', config.redis, 'device-2fa-api-changes') },
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DirectoryRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
         { provide: DeviceRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
+        {
+          provide: ClientCache,
+          inject: [DirectoryRepository, SUBSCRIBER_REDIS, RedisKeys],
+          useFactory: (d: DirectoryRepository, r: Redis, k: RedisKeys) => {
+            const cache = new ClientCache(d, r, k);
+            cache.start();
+            return cache;
+          },
+        },
         { provide: ReplayGuard, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new ReplayGuard(r, k) },
         { provide: DispatchQueue, inject: [QUEUE_REDIS, RedisKeys, APP_CONFIG], useFactory: (r: Redis, k: RedisKeys, c: AppConfig) => new DispatchQueue(r, k, c.retry) },
       ],
-      exports: [APP_CONFIG, REDIS, QUEUE_REDIS, RedisKeys, TokenCrypto, DirectoryRepository, DeviceRepository, ReplayGuard, DispatchQueue],
+      exports: [APP_CONFIG, REDIS, QUEUE_REDIS, RedisKeys, TokenCrypto, DirectoryRepository, ClientCache, DeviceRepository, ReplayGuard, DispatchQueue],
     };
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.queue.close();
     this.queueRedis.disconnect();
+    this.subscriberRedis.disconnect();
     this.redis.disconnect();
   }
 }

@@ -3,3 +3,5 @@ export const APP_CONFIG = Symbol('AppConfig');
 export const REDIS = Symbol('Redis');
 /** The dispatch queue producer's own Redis connection. */
 export const QUEUE_REDIS = Symbol('QueueRedis');
+/** The connection on which the client cache listens for changes. */
+export const SUBSCRIBER_REDIS = Symbol('SubscriberRedis');
