@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { SEND_LIMIT_WINDOW_MS } from '@lib/domain';
-import { DeviceRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type DispatchRequest } from '@lib/store';
+import { SEND_LIMIT_WINDOW_MS, type Approver } from '@lib/domain';
+import { DeviceRepository, DirectoryRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type Account, type DispatchRequest } from '@lib/store';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 describe('DeviceRepository on Redis', () => {
@@ -14,10 +14,18 @@ describe('DeviceRepository on Redis', () => {
   const keys = new RedisKeys(prefix);
   let redis: Redis;
   let devices: DeviceRepository;
+  let directory: DirectoryRepository;
 
-  beforeAll(() => {
+  /** The approver of the devices created below (`create`), on account acc-1. */
+  const approver: Approver = { document_number: '12345678901', name: 'Maria da Conceição', phone_number: '+5511987654321', email: 'maria@example.com' };
+  const otherApprover: Approver = { document_number: '98765432100', name: 'João Souza', phone_number: '+5511912345678', email: 'joao@example.com' };
+  const account = (accountKey: string, approvers: Approver[]): Account => ({ accountKey, clientKey: 'client-1', status: 'active', kind: 'regular', approvers });
+
+  beforeAll(async () => {
     redis = new Redis(TEST_REDIS_URL);
     devices = new DeviceRepository(redis, keys);
+    directory = new DirectoryRepository(redis, keys);
+    await directory.putAccount(account('acc-1', [otherApprover, approver]));
   });
 
   afterAll(async () => {
@@ -42,6 +50,10 @@ describe('DeviceRepository on Redis', () => {
     ...over,
   });
   const create = { sessionId: randomUUID(), contactType: 'sms' as const, approverDocument: '12345678901' };
+
+  /** Arms `dev`'s dispatch for its account; the outcome alone. */
+  const arm = async (dev: Pick<DispatchRequest, 'accountKey' | 'deviceKey' | 'dispatchId'>, tokenHash: string, expiresAtMs: number, attempt: number) =>
+    (await devices.armToken({ accountKey: dev.accountKey, deviceKey: dev.deviceKey, dispatchId: dev.dispatchId, tokenHash, expiresAtMs, attempt })).outcome;
 
   async function newDevice(over: Partial<DispatchRequest> = {}) {
     const req = request(over);
@@ -90,7 +102,7 @@ describe('DeviceRepository on Redis', () => {
 
   it('never reserves more than the attempt limit under 50 concurrent guesses', async () => {
     const dev = await newDevice();
-    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, 'f'.repeat(64), Date.now() + 60_000, 1)).toBe('armed');
+    expect(await arm(dev, 'f'.repeat(64), Date.now() + 60_000, 1)).toBe('armed');
     const reserved = await Promise.all(Array.from({ length: 50 }, () => devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())));
     expect(reserved.filter((r) => r.outcome === 'reserved')).toHaveLength(5);
     expect(reserved.filter((r) => r.outcome === 'locked')).toHaveLength(45);
@@ -101,7 +113,7 @@ describe('DeviceRepository on Redis', () => {
 
   it('gives a matched attempt back and registers the device', async () => {
     const dev = await newDevice();
-    await devices.armToken(dev.deviceKey, dev.dispatchId, 'a'.repeat(64), Date.now() + 60_000, 1);
+    await arm(dev, 'a'.repeat(64), Date.now() + 60_000, 1);
     const r = await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now());
     expect(r).toMatchObject({ outcome: 'reserved', tokenHash: 'a'.repeat(64), tokenDispatchId: dev.dispatchId, failedAttempts: 1 });
     const done = await devices.completeValidation(dev.deviceKey, dev.dispatchId, Date.now());
@@ -114,7 +126,7 @@ describe('DeviceRepository on Redis', () => {
   it('reports an expired or never-sent token without counting an attempt', async () => {
     const dev = await newDevice();
     expect(await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'expired' });
-    await devices.armToken(dev.deviceKey, dev.dispatchId, 'b'.repeat(64), Date.now() - 1, 1);
+    await arm(dev, 'b'.repeat(64), Date.now() - 1, 1);
     expect(await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'expired' });
     expect((await devices.get(dev.deviceKey))?.failedAttempts).toBe(0);
   });
@@ -123,12 +135,12 @@ describe('DeviceRepository on Redis', () => {
     const dev = await newDevice({ coalesceMs: 0 });
     const second = request({ deviceKey: dev.deviceKey, coalesceMs: 0 });
     expect((await devices.requestDispatch(second)).outcome).toBe('queued');
-    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, 'c'.repeat(64), Date.now() + 1000, 1)).toBe('superseded');
-    expect(await devices.armToken(dev.deviceKey, second.dispatchId, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
+    expect(await arm(dev, 'c'.repeat(64), Date.now() + 1000, 1)).toBe('superseded');
+    expect(await arm(second, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
     expect((await devices.dispatch(dev.dispatchId))?.state).toBe('skipped');
     await devices.disable('acc-1', dev.deviceKey, Date.now());
-    expect(await devices.armToken(dev.deviceKey, second.dispatchId, 'd'.repeat(64), Date.now() + 1000, 2)).toBe('not_pending');
-    expect(await devices.armToken(randomUUID(), second.dispatchId, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('gone');
+    expect(await arm(second, 'd'.repeat(64), Date.now() + 1000, 2)).toBe('not_pending');
+    expect(await arm({ ...second, deviceKey: randomUUID() }, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('gone');
   });
 
   it('hides devices of other accounts', async () => {
@@ -140,7 +152,7 @@ describe('DeviceRepository on Redis', () => {
 
   it('records a send and restarts the lifetime from the hand-off', async () => {
     const dev = await newDevice();
-    await devices.armToken(dev.deviceKey, dev.dispatchId, 'e'.repeat(64), 1_000, 1);
+    await arm(dev, 'e'.repeat(64), 1_000, 1);
     await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM123', 99_000, 1);
     expect(await redis.hget(keys.device(dev.deviceKey), 'token_expires_at')).toBe('99000');
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', providerMessageId: 'SM123', attempts: 1 });
@@ -148,18 +160,58 @@ describe('DeviceRepository on Redis', () => {
 
   it('does not arm a dispatch already recorded as sent again (its job re-run after a worker crash)', async () => {
     const dev = await newDevice();
-    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, 'e'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
+    expect(await arm(dev, 'e'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
     await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM456', Date.now() + 1000, 1);
     const before = await redis.hgetall(keys.device(dev.deviceKey));
-    expect(await devices.armToken(dev.deviceKey, dev.dispatchId, '0'.repeat(64), Date.now() + 5000, 2)).toBe('already_sent');
+    expect(await arm(dev, '0'.repeat(64), Date.now() + 5000, 2)).toBe('already_sent');
     expect(await redis.hgetall(keys.device(dev.deviceKey))).toEqual(before);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', providerMessageId: 'SM456', attempts: 1 });
+  });
+
+  it("arms with the device's approver, looked up on the job's account in the same step", async () => {
+    const dev = await newDevice();
+    const armed = await devices.armToken({ ...dev, tokenHash: 'a'.repeat(64), expiresAtMs: 123_000, attempt: 2 });
+    expect(armed).toEqual({ outcome: 'armed', approver });
+    expect(await redis.hmget(keys.device(dev.deviceKey), 'token_hash', 'token_expires_at', 'token_dispatch_id')).toEqual(['a'.repeat(64), '123000', dev.dispatchId]);
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sending', attempts: 2 });
+  });
+
+  it('fails the dispatch for good when the approver left the account (or the account is gone), arming nothing', async () => {
+    const accountKey = `acc-${randomUUID()}`;
+    await directory.putAccount(account(accountKey, [otherApprover]));
+    const dev = await newDevice({ accountKey });
+    expect(await devices.armToken({ ...dev, tokenHash: 'a'.repeat(64), expiresAtMs: Date.now() + 1000, attempt: 3 })).toEqual({ outcome: 'approver_missing' });
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'failed', lastErrorCode: 'approver_missing', attempts: 3 });
+    expect(await redis.hexists(keys.device(dev.deviceKey), 'token_hash')).toBe(0);
+
+    const orphan = await newDevice({ accountKey: `acc-${randomUUID()}` });
+    expect(await arm(orphan, 'b'.repeat(64), Date.now() + 1000, 1)).toBe('approver_missing');
+    expect(await redis.hexists(keys.device(orphan.deviceKey), 'token_hash')).toBe(0);
+  });
+
+  it('checks the approver before whether the dispatch is still the latest', async () => {
+    const accountKey = `acc-${randomUUID()}`;
+    await directory.putAccount(account(accountKey, [approver]));
+    const dev = await newDevice({ accountKey, coalesceMs: 0 });
+    const second = request({ accountKey, deviceKey: dev.deviceKey, coalesceMs: 0 });
+    expect((await devices.requestDispatch(second)).outcome).toBe('queued');
+    expect(await arm(dev, 'c'.repeat(64), Date.now() + 1000, 1)).toBe('superseded');
+    await directory.putAccount(account(accountKey, [otherApprover]));
+    expect(await arm(second, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('approver_missing');
+  });
+
+  it("does not fail a device of another account on the job's account, and gives no approver to send to", async () => {
+    const dev = await newDevice();
+    const foreign = `acc-${randomUUID()}`;
+    await directory.putAccount(account(foreign, [otherApprover]));
+    expect(await devices.armToken({ ...dev, accountKey: foreign, tokenHash: 'e'.repeat(64), expiresAtMs: Date.now() + 1000, attempt: 1 })).toEqual({ outcome: 'armed' });
+    expect((await devices.dispatch(dev.dispatchId))?.lastErrorCode).toBeUndefined();
   });
 
   it('traces a sent message back to its dispatch for 7 days, per provider', async () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;
-    await devices.armToken(dev.deviceKey, dev.dispatchId, 'f'.repeat(64), Date.now() + 1000, 1);
+    await arm(dev, 'f'.repeat(64), Date.now() + 1000, 1);
     await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', sid, Date.now() + 1000, 1);
     expect(await devices.dispatchIdForProviderMessage('twilio', sid)).toBe(dev.dispatchId);
     expect(await devices.dispatchIdForProviderMessage('ses', sid)).toBeUndefined();
@@ -171,7 +223,7 @@ describe('DeviceRepository on Redis', () => {
   it('records delivery receipts on the dispatch, never letting an earlier status replace a later one', async () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;
-    await devices.armToken(dev.deviceKey, dev.dispatchId, 'f'.repeat(64), Date.now() + 1000, 1);
+    await arm(dev, 'f'.repeat(64), Date.now() + 1000, 1);
     await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', sid, Date.now() + 1000, 1);
     const receipt = { provider: 'twilio', providerMessageId: sid, atMs: Date.parse('2025-01-02T03:04:05.000Z') };
 

@@ -1,7 +1,8 @@
 /**
- * One send-token job: re-check the device, make the token, store only its
- * keyed hash (which invalidates the previous token), hand the token to the
- * provider, and record the outcome on the dispatch.
+ * One send-token job: make the token, then in one Redis script re-check the
+ * device and its approver and store only the token's keyed hash (which
+ * invalidates the previous token), hand the token to the provider, and
+ * record the outcome on the dispatch.
  *
  * Retries of the same job re-create the same token (see TokenCrypto), so one
  * request never produces two different codes. Failures are never swallowed:
@@ -28,7 +29,7 @@ import {
   type SendReceipt,
   type SmsSender,
 } from '@lib/notifications';
-import { DeviceRepository, DirectoryRepository } from '@lib/store';
+import { DeviceRepository } from '@lib/store';
 import { APP_CONFIG } from './worker.tokens';
 
 /** Waits between attempts to record a send the provider accepted (about 8 s in all). */
@@ -45,7 +46,6 @@ export class SendTokenHandler {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly devices: DeviceRepository,
-    private readonly directory: DirectoryRepository,
     private readonly crypto: TokenCrypto,
     @Inject(SMS_SENDER) private readonly sms: SmsSender,
     @Inject(EMAIL_SENDER) private readonly email: EmailSender,
@@ -57,25 +57,25 @@ export class SendTokenHandler {
     const maxAttempts = job.opts.attempts ?? 1;
     const log = (msg: string) => `[request ${requestId}] [dispatch ${dispatchId}] ${msg}`;
 
-    const [device, account] = await Promise.all([this.devices.get(deviceKey), this.directory.getAccount(accountKey)]);
-    const approver = device && account?.approvers.find((a) => a.document_number === device.approverDocument);
-    if (device && device.accountKey === accountKey && !approver) {
-      await this.devices.markFailure(dispatchId, 'failed', 'approver_missing', attempt);
+    // One round trip: the approver's lookup, the checks and the arming (ARM_TOKEN).
+    const token = this.crypto.tokenFor(dispatchId);
+    const armed = await this.devices.armToken({
+      accountKey,
+      deviceKey,
+      dispatchId,
+      tokenHash: this.crypto.hashToken(deviceKey, token),
+      expiresAtMs: tokenExpiresAt(this.config.tokenPolicy, Date.now()),
+      attempt,
+    });
+    if (armed.outcome === 'approver_missing') {
+      // Recorded on the dispatch as failed by the script.
       this.logger.warn(log('failed: the approver is no longer registered on the account'));
       throw new UnrecoverableError('approver_missing');
     }
-
-    const token = this.crypto.tokenFor(dispatchId);
-    const armed = await this.devices.armToken(
-      deviceKey,
-      dispatchId,
-      this.crypto.hashToken(deviceKey, token),
-      tokenExpiresAt(this.config.tokenPolicy, Date.now()),
-      attempt,
-    );
-    if (armed !== 'armed' || !approver) {
-      this.logger.log(log(`skipped: ${armed}`));
-      return { outcome: 'skipped', reason: armed };
+    const approver = armed.outcome === 'armed' ? armed.approver : undefined;
+    if (!approver) {
+      this.logger.log(log(`skipped: ${armed.outcome}`));
+      return { outcome: 'skipped', reason: armed.outcome };
     }
 
     const destination = destinationOf(approver, channel);

@@ -4,7 +4,7 @@ import type { RedisClient as Redis } from '@lib/store';
 import type { AppConfig } from '@lib/config';
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
-import { DeviceRepository, DirectoryRepository, RedisKeys, createRedis } from '@lib/store';
+import { DeviceRepository, RedisKeys, createRedis } from '@lib/store';
 import { DispatchProcessor } from './dispatch.processor';
 import { timedEmailSender, timedSmsSender } from './observability/timed-senders';
 import { workerObservability } from './observability/worker-observability';
@@ -35,7 +35,6 @@ export class WorkerModule implements OnApplicationShutdown {
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
-        { provide: DirectoryRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
         { provide: SMS_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedSmsSender(createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }), m) },
         { provide: EMAIL_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedEmailSender(createEmailSender(config.email, config.providerTimeoutMs), m) },
         SendTokenHandler,

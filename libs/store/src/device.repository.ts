@@ -3,7 +3,7 @@
  * check-then-write runs as one Lua script (see device.scripts.ts).
  */
 import type { RedisClient as Redis } from './redis-connection';
-import { DeviceStatus, isDeviceStatus, type ContactType, type StatusEvent } from '@lib/domain';
+import { DeviceStatus, isDeviceStatus, type Approver, type ContactType, type StatusEvent } from '@lib/domain';
 import {
   ARM_TOKEN,
   COMPLETE_VALIDATION,
@@ -52,7 +52,24 @@ export type ReserveResult =
   | { outcome: 'not_found' | 'locked' | 'expired' }
   | { outcome: 'invalid_status'; status: string };
 
-export type ArmResult = 'armed' | 'already_sent' | 'gone' | 'not_pending' | 'superseded';
+export interface ArmRequest {
+  /** The job's account: where the device's approver is looked up. */
+  accountKey: string;
+  deviceKey: string;
+  dispatchId: string;
+  tokenHash: string;
+  expiresAtMs: number;
+  attempt: number;
+}
+
+/**
+ * What the worker may do with a dispatch (see ARM_TOKEN). `armed` carries the
+ * approver the token goes to; without one (the device is not the job
+ * account's) nothing may be sent.
+ */
+export type ArmResult =
+  | { outcome: 'armed'; approver?: Approver }
+  | { outcome: 'approver_missing' | 'already_sent' | 'gone' | 'not_pending' | 'superseded' };
 
 export type DeliveryRecordResult = 'recorded' | 'stale' | 'gone' | 'mismatch';
 
@@ -192,12 +209,28 @@ export class DeviceRepository {
 
   // --- worker side -----------------------------------------------------------
 
-  async armToken(deviceKey: string, dispatchId: string, tokenHash: string, expiresAtMs: number, attempt: number): Promise<ArmResult> {
-    return (await ARM_TOKEN.run(
+  /**
+   * Finds the device's approver on the job's account and arms the token, in
+   * one round trip; `approver_missing` is recorded on the dispatch as failed.
+   */
+  async armToken(req: ArmRequest): Promise<ArmResult> {
+    const [outcome, approver] = (await ARM_TOKEN.run(
       this.redis,
-      [this.keys.device(deviceKey), this.keys.dispatch(dispatchId)],
-      [dispatchId, tokenHash, expiresAtMs, new Date().toISOString(), attempt],
-    )) as ArmResult;
+      [this.keys.device(req.deviceKey), this.keys.dispatch(req.dispatchId), this.keys.account(req.accountKey)],
+      [req.dispatchId, req.tokenHash, req.expiresAtMs, new Date().toISOString(), req.attempt, req.accountKey],
+    )) as string[];
+    switch (outcome) {
+      case 'armed':
+        return approver === undefined ? { outcome } : { outcome, approver: JSON.parse(approver) as Approver };
+      case 'approver_missing':
+      case 'already_sent':
+      case 'gone':
+      case 'not_pending':
+      case 'superseded':
+        return { outcome };
+      default:
+        throw new Error(`unexpected reply from ${ARM_TOKEN.name}: ${outcome}`);
+    }
   }
 
   async markSent(deviceKey: string, dispatchId: string, provider: string, providerMessageId: string, expiresAtMs: number, attempt: number): Promise<void> {

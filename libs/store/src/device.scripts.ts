@@ -3,6 +3,7 @@
  * single atomic step, so concurrent requests cannot slip past a rule (two
  * resends both under the cap, two wrong guesses both under the limit).
  */
+import { DeviceStatus } from '@lib/domain';
 import { LuaScript } from './lua-script';
 
 /**
@@ -164,38 +165,76 @@ return {'disabled', d[3]}
 `,
 );
 
+/** A Lua table literal with every device status as a key, for scripts that tell a device record from a stray hash. */
+const DEVICE_STATUS_SET = `{ ${Object.values(DeviceStatus)
+  .map((s) => `['${s}'] = true`)
+  .join(', ')} }`;
+
 /**
- * Worker, before handing a token to the provider: store its keyed hash on the
- * device (replacing, and so invalidating, the previous one) if this dispatch
- * is still the device's latest and the device still waits for approval.
+ * Worker, before handing a token to the provider, in one round trip: find the
+ * device's approver on the job's account, then store the token's keyed hash
+ * on the device (replacing, and so invalidating, the previous one) if this
+ * dispatch is still the device's latest and the device still waits for
+ * approval.
  *
- * A dispatch already recorded as sent is left alone: its job is running again
- * because the worker that sent it died before acknowledging the job (BullMQ's
- * stalled-job recovery), and sending it again would be a duplicate.
+ * The checks, in order:
+ * 1. A device of the job's account whose approver (`approver_document`) is no
+ *    longer on the account: the dispatch fails for good (`approver_missing`),
+ *    recorded on the dispatch here.
+ * 2. A dispatch already recorded as sent is left alone: its job is running
+ *    again because the worker that sent it died before acknowledging the job
+ *    (BullMQ's stalled-job recovery), and sending it again would be a
+ *    duplicate.
+ * 3. No device (`gone`), a device no longer pending (`not_pending`), or a
+ *    later dispatch on the device (`superseded`): the dispatch is skipped.
+ * A device record is a hash with an `account_key` and a known status; the
+ * approver is looked up only for one (a stray hash counts as no device).
  *
- * KEYS: 1 device, 2 dispatch. ARGV: 1 dispatch id, 2 token hash, 3 expires at ms, 4 now ISO, 5 attempt
- * Returns 'armed' | 'already_sent' | 'gone' | 'not_pending' | 'superseded'
+ * KEYS: 1 device, 2 dispatch, 3 the job's account.
+ * ARGV: 1 dispatch id, 2 token hash, 3 expires at ms, 4 now ISO, 5 attempt, 6 the job's account key
+ * Returns {'armed', approver JSON} ({'armed'} alone when no approver was found:
+ *         the device belongs to another account, or is a stray hash) | {'approver_missing'} |
+ *         {'already_sent'} | {'gone'} | {'not_pending'} | {'superseded'}
  */
 export const ARM_TOKEN = new LuaScript(
   'arm-token',
   `
-if redis.call('HGET', KEYS[2], 'state') == 'sent' then return 'already_sent' end
-local d = redis.call('HMGET', KEYS[1], 'status', 'latest_dispatch_id')
-if not d[1] then
+local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'approver_document', 'latest_dispatch_id')
+local statuses = ${DEVICE_STATUS_SET}
+local approver = nil
+if d[1] and d[1] ~= '' and statuses[d[2]] then
+  local raw = redis.call('GET', KEYS[3])
+  local account = raw and cjson.decode(raw)
+  if type(account) == 'table' then
+    for _, a in ipairs(account.approvers) do
+      if a.document_number == d[3] then
+        approver = a
+        break
+      end
+    end
+  end
+  if d[1] == ARGV[6] and not approver then
+    redis.call('HSET', KEYS[2], 'state', 'failed', 'last_error_code', 'approver_missing', 'attempts', ARGV[5], 'updated_at', ARGV[4])
+    return {'approver_missing'}
+  end
+end
+if redis.call('HGET', KEYS[2], 'state') == 'sent' then return {'already_sent'} end
+if not d[2] then
   redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_missing', 'updated_at', ARGV[4])
-  return 'gone'
+  return {'gone'}
 end
-if d[1] ~= 'pending_2fa_approval' then
-  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_' .. d[1], 'updated_at', ARGV[4])
-  return 'not_pending'
+if d[2] ~= 'pending_2fa_approval' then
+  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_' .. d[2], 'updated_at', ARGV[4])
+  return {'not_pending'}
 end
-if d[2] ~= ARGV[1] then
+if d[4] ~= ARGV[1] then
   redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'superseded', 'updated_at', ARGV[4])
-  return 'superseded'
+  return {'superseded'}
 end
 redis.call('HSET', KEYS[1], 'token_hash', ARGV[2], 'token_expires_at', ARGV[3], 'token_dispatch_id', ARGV[1])
 redis.call('HSET', KEYS[2], 'state', 'sending', 'attempts', ARGV[5], 'updated_at', ARGV[4])
-return 'armed'
+if approver then return {'armed', cjson.encode(approver)} end
+return {'armed'}
 `,
 );
 
