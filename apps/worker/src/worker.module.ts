@@ -10,13 +10,14 @@ import { timedEmailSender, timedSmsSender } from './observability/timed-senders'
 import { workerObservability } from './observability/worker-observability';
 import { WorkerMetrics } from './observability/worker-metrics';
 import { SendTokenHandler } from './send-token.handler';
-import { APP_CONFIG, REDIS, STORE } from './worker.tokens';
+import { APP_CONFIG, METRICS_REDIS, REDIS, STORE } from './worker.tokens';
 
 @Module({})
 export class WorkerModule implements OnApplicationShutdown {
   constructor(
     @Inject(REDIS) private readonly queueRedis: Redis,
     @Inject(STORE) private readonly storeRedis: Redis,
+    @Inject(METRICS_REDIS) private readonly metricsRedis: Redis,
   ) {}
 
   static forRoot(config: AppConfig): DynamicModule {
@@ -32,6 +33,7 @@ export class WorkerModule implements OnApplicationShutdown {
         // fast, so a dispatch hit by an outage errors and is retried.
         { provide: REDIS, useFactory: () => createRedis('worker', config.redis, 'device-2fa-worker') },
         { provide: STORE, useFactory: () => createRedis('command', config.redis, 'device-2fa-worker-store') },
+        { provide: METRICS_REDIS, useFactory: () => createRedis('producer', config.redis, 'device-2fa-worker-metrics') },
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
@@ -47,5 +49,6 @@ export class WorkerModule implements OnApplicationShutdown {
     // Runs after the processor closed its worker (providers shut down first).
     this.queueRedis.disconnect();
     this.storeRedis.disconnect();
+    this.metricsRedis.disconnect();
   }
 }
