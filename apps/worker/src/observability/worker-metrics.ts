@@ -12,7 +12,7 @@ import type { ContactType } from '@lib/domain';
 import { PermanentSendError, TransientSendError } from '@lib/notifications';
 import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/observability';
 import { RedisKeys, type RedisClient as Redis } from '@lib/store';
-import { APP_CONFIG, METRICS_REDIS } from '../worker.tokens';
+import { APP_CONFIG, STORE } from '../worker.tokens';
 
 export type DispatchOutcome = 'sent' | 'skipped' | 'retried' | 'failed';
 const OUTCOMES: DispatchOutcome[] = ['sent', 'skipped', 'retried', 'failed'];
@@ -27,7 +27,7 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
 
   constructor(
     private readonly registry: MetricsRegistry,
-    @Inject(METRICS_REDIS) private readonly queueReads: Redis,
+    @Inject(STORE) private readonly store: Redis,
     private readonly keys: RedisKeys,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -58,9 +58,9 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
   }
 
   onModuleInit(): void {
-    // Reads through a fail-fast connection of its own (METRICS_REDIS): a
-    // scrape during an outage answers at once, without the queue depth.
-    this.queue = new Queue(DISPATCH_QUEUE, { connection: this.queueReads, prefix: this.keys.queuePrefix });
+    // Reads through the store's fail-fast connection: a scrape during an
+    // outage answers at once, without the queue depth.
+    this.queue = new Queue(DISPATCH_QUEUE, { connection: this.store, prefix: this.keys.queuePrefix });
     this.queue.on('error', () => undefined);
     registerQueueDepthGauge(this.registry, this.queue, this.config.redis.commandTimeoutMs);
   }
