@@ -110,6 +110,11 @@ describe('TwilioSmsAdapter against FakeTwilio', () => {
     const delivered = await fake.waitForMessages(10);
     expect(new Set(receipts.map((r) => r.providerMessageId))).toEqual(new Set(delivered.map((m) => m.sid)));
     expect(new Set(delivered.map((m) => m.to))).toEqual(new Set(numbers));
+    // Every request of a sender used again and again goes to the same place with the same credentials.
+    for (const request of fake.requests) {
+      expect(request.path).toBe(`/2010-04-01/Accounts/${fake.accountSid}/Messages.json`);
+      expect(request.basicAuth).toEqual({ username: fake.accountSid, password: fake.authToken });
+    }
   });
 
   it('reports wrong credentials as permanent', async () => {
