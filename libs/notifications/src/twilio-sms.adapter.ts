@@ -83,8 +83,6 @@ class TwilioTransport extends twilio.RequestClient {
    * so this is bounded in practice, and capped anyway.
    */
   private readonly targets = new Map<string, { href: string; url: URL }>();
-  /** The last Basic credentials, encoded (the SDK passes the same pair on every call). */
-  private basicAuth?: { username: string; password: string; header: string };
 
   constructor(
     options: RequestClient.RequestClientOptions,
@@ -120,19 +118,11 @@ class TwilioTransport extends twilio.RequestClient {
     return target;
   }
 
-  private authorization(username: string, password: string): string {
-    const cached = this.basicAuth;
-    if (cached && cached.username === username && cached.password === password) return cached.header;
-    const header = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-    this.basicAuth = { username, password, header };
-    return header;
-  }
-
   /** What RequestClient.request does, over keep-alive-http instead of axios. `target` is opts.uri's (rebased, parsed; never changed here). */
   private async send<TData>(opts: RequestClient.RequestOptions<TData>, target: URL): Promise<Response<TData>> {
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
     if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
-    if (opts.username && opts.password) headers.Authorization = this.authorization(opts.username, opts.password);
+    if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
 
     let url = target;
