@@ -245,7 +245,8 @@ describe('Redis outage', () => {
     expect(messages).toHaveLength(2);
     const query = await d.client.query(d.accountKey, d.deviceKey);
     expect(query.body.token_dispatch).toMatchObject({ dispatch_id: dispatchId, state: 'sent', attempts: 1, provider_message_id: messages[1].sid });
-    expect(stack.worker!.output.some((line) => line.includes(`[dispatch ${dispatchId}] sms to`) && line.includes(`handed to twilio (attempt 1, message ${messages[1].sid})`))).toBe(true);
+    // Log lines are written in blocks (at least every 100 ms): wait for it rather than expect it already out.
+    await stack.worker!.waitFor(new RegExp(`\\[dispatch ${dispatchId}\\] sms to .*handed to twilio \\(attempt 1, message ${messages[1].sid}\\)`), 5_000);
     const ok = await d.client.validate(d.accountKey, d.deviceKey, codeIn(messages[1].body));
     expect(ok.status).toBe(201);
   }, 60_000);
