@@ -8,8 +8,8 @@ describe('Redis connections', () => {
     expect(redisOptions('command', base)).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500 });
     expect(redisOptions('worker', base)).toMatchObject({ maxRetriesPerRequest: null });
     expect(redisOptions('command', base).enableAutoPipelining).toBe(true);
-    // A producer's connection fails as fast, but does not auto-pipeline (BullMQ's many scripts would be copied onto every pipeline).
-    expect(redisOptions('producer', base)).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, enableAutoPipelining: false });
+    // A direct connection fails as fast, but does not auto-pipeline (BullMQ's many scripts would be copied onto every pipeline).
+    expect(redisOptions('direct', base)).toMatchObject({ enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 500, enableAutoPipelining: false });
   });
 
   it('takes credentials, TLS and database from the URL', () => {

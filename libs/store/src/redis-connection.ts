@@ -7,12 +7,14 @@
  *   command has a timeout, so a Redis outage becomes a fast, clear error
  *   (OBD000097 / DTS000010) instead of a hanging request. Commands issued in
  *   the same tick go out as one pipeline (auto-pipelining).
- * - `producer`: a queue producer's (BullMQ `Queue`) connection: as `command`,
- *   but without auto-pipelining. BullMQ defines its ~40 scripts as commands
- *   on the connection it is given, and ioredis copies every defined command
- *   onto each auto-pipeline it builds; on a shared, auto-pipelining
- *   connection that copying was a large part of the api's Redis client cost
- *   (README, "Performance"). So producers get a connection of their own.
+ * - `direct`: as `command`, but every command is written as it comes, without
+ *   auto-pipelining. For a queue producer (BullMQ `Queue`): BullMQ defines
+ *   its ~40 scripts as commands on the connection it is given, and ioredis
+ *   copies every defined command onto each auto-pipeline it builds, which was
+ *   a large part of the api's Redis client cost on a shared connection. And
+ *   for the worker's store: ioredis keeps one auto-pipeline in flight per
+ *   connection, so a job's command waited for the previous batch's answers
+ *   (README, "Performance").
  * - `worker`: used by BullMQ workers, which must wait for Redis to come back
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
  * - `subscriber`: a pub/sub listener (ClientCache); like `worker`, it waits
@@ -23,7 +25,7 @@ import Redis, { Cluster, type RedisOptions } from 'ioredis';
 /** A standalone/Sentinel connection or a Cluster client: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
 
-export type RedisRole = 'command' | 'producer' | 'worker' | 'subscriber';
+export type RedisRole = 'command' | 'direct' | 'worker' | 'subscriber';
 
 export type RedisTopologySettings =
   | { mode: 'standalone' }
@@ -47,7 +49,7 @@ export function redisOptions(role: RedisRole, settings: RedisConnectionSettings)
     maxRetriesPerRequest: 1,
     commandTimeout: settings.commandTimeoutMs,
     connectTimeout: Math.max(settings.commandTimeoutMs, 1000),
-    // Commands issued in the same tick go out as one pipeline (not on a producer's connection, see above).
+    // Commands issued in the same tick go out as one pipeline (not on a `direct` one, see above).
     enableAutoPipelining: role === 'command',
     enableReadyCheck: true,
     retryStrategy: reconnect,

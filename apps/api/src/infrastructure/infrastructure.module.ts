@@ -28,7 +28,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api') },
-        { provide: QUEUE_REDIS, useFactory: () => createRedis('producer', config.redis, 'device-2fa-api-queue') },
+        { provide: QUEUE_REDIS, useFactory: () => createRedis('direct', config.redis, 'device-2fa-api-queue') },
         { provide: SUBSCRIBER_REDIS, useFactory: () => createRedis('subscriber', config.redis, 'device-2fa-api-changes') },
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
