@@ -77,12 +77,6 @@ class TwilioTransport extends twilio.RequestClient {
   private readonly agents = new KeepAliveAgents({ caBundlePath: process.env.TWILIO_CA_BUNDLE });
   /** Read once, as the SDK's own RequestClient reads it (when it is built). */
   private readonly viaProxy = !!process.env.HTTP_PROXY;
-  /**
-   * The SDK's request URIs → where they go (rebased, parsed). The URIs a
-   * sender uses are few (one per resource: the Messages list of the account),
-   * so this is bounded in practice, and capped anyway.
-   */
-  private readonly targets = new Map<string, { href: string; url: URL }>();
 
   constructor(
     options: RequestClient.RequestClientOptions,
@@ -92,9 +86,9 @@ class TwilioTransport extends twilio.RequestClient {
   }
 
   override async request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
-    const target = this.target(opts.uri);
+    const uri = this.apiBase ? rebase(opts.uri, this.apiBase) : opts.uri;
     try {
-      const response = this.viaProxy ? await super.request<TData>({ ...opts, uri: target.href }) : await this.send<TData>(opts, target.url);
+      const response = this.viaProxy ? await super.request<TData>({ ...opts, uri }) : await this.send<TData>({ ...opts, uri });
       if (response.statusCode >= 400) {
         throw new TwilioApiError(response.statusCode, twilioErrorCode(response.body), parseRetryAfterMs(response.headers?.['retry-after']));
       }
@@ -107,29 +101,15 @@ class TwilioTransport extends twilio.RequestClient {
     }
   }
 
-  private target(uri: string): { href: string; url: URL } {
-    let target = this.targets.get(uri);
-    if (!target) {
-      const href = this.apiBase ? rebase(uri, this.apiBase) : uri;
-      target = { href, url: new URL(href) };
-      if (this.targets.size >= MAX_CACHED_TARGETS) this.targets.clear();
-      this.targets.set(uri, target);
-    }
-    return target;
-  }
-
-  /** What RequestClient.request does, over keep-alive-http instead of axios. `target` is opts.uri's (rebased, parsed; never changed here). */
-  private async send<TData>(opts: RequestClient.RequestOptions<TData>, target: URL): Promise<Response<TData>> {
+  /** What RequestClient.request does, over keep-alive-http instead of axios. */
+  private async send<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
     if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
     if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
     else if (opts.authStrategy) headers.Authorization = await opts.authStrategy.getAuthString();
 
-    let url = target;
-    if (opts.params) {
-      url = new URL(target.href);
-      for (const [k, v] of formEntries(opts.params)) url.searchParams.append(k, v);
-    }
+    const url = new URL(opts.uri);
+    if (opts.params) for (const [k, v] of formEntries(opts.params)) url.searchParams.append(k, v);
     let body: string | undefined;
     if (opts.data && headers['Content-Type'] === 'application/x-www-form-urlencoded') body = new URLSearchParams(formEntries(opts.data)).toString();
     else if (opts.data && headers['Content-Type'] === 'application/json') body = JSON.stringify(opts.data);
@@ -145,9 +125,6 @@ class TwilioTransport extends twilio.RequestClient {
     return { statusCode: answer.statusCode, body: parsed as TData, headers: answer.headers } as unknown as Response<TData>;
   }
 }
-
-/** Bound on TwilioTransport's cache of request targets. */
-const MAX_CACHED_TARGETS = 64;
 
 /**
  * Form fields as the SDK's qs.stringify(…, { arrayFormat: 'repeat' }) lays
