@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { SEND_LIMIT_WINDOW_MS, type Approver } from '@lib/domain';
 import { DeviceRepository, DirectoryRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type Account, type DispatchRequest } from '@lib/store';
+import { DispatchQueue } from '../../apps/api/src/infrastructure/dispatch-queue';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 describe('DeviceRepository on Redis', () => {
@@ -15,6 +16,7 @@ describe('DeviceRepository on Redis', () => {
   let redis: Redis;
   let devices: DeviceRepository;
   let directory: DirectoryRepository;
+  let queue: DispatchQueue;
 
   /** The approver of the devices created below (`create`), on account acc-1. */
   const approver: Approver = { document_number: '12345678901', name: 'Maria da Conceição', phone_number: '+5511987654321', email: 'maria@example.com' };
@@ -25,15 +27,23 @@ describe('DeviceRepository on Redis', () => {
     redis = new Redis(TEST_REDIS_URL);
     devices = new DeviceRepository(redis, keys);
     directory = new DirectoryRepository(redis, keys);
+    queue = new DispatchQueue(redis, keys, { attempts: 3, backoffMs: 1000 });
     await directory.putAccount(account('acc-1', [otherApprover, approver]));
   });
 
   afterAll(async () => {
+    await queue.close();
     await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 
-  const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => ({
+  /** A dispatch request; its send job is built from it unless given. */
+  const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => {
+    const req = requestFields(over);
+    const { dispatchId, accountKey, deviceKey, channel, requestId, nowMs } = req;
+    return { ...req, job: over.job ?? queue.job({ dispatchId, accountKey, deviceKey, channel, requestId }, nowMs) };
+  };
+  const requestFields = (over: Partial<DispatchRequest>): Omit<DispatchRequest, 'job'> => ({
     accountKey: 'acc-1',
     deviceKey: randomUUID(),
     dispatchId: randomUUID(),
@@ -62,18 +72,33 @@ describe('DeviceRepository on Redis', () => {
     return req;
   }
 
-  it('creates a device once; a second create with the same key is refused and changes nothing', async () => {
+  it('creates a device once, its send job queued with it; a second create with the same key is refused and changes nothing', async () => {
     const first = await newDevice();
-    const again = await devices.requestDispatch(request({ deviceKey: first.deviceKey, accountKey: 'acc-2' }), create);
+    const job = await queue.bullQueue.getJob(first.dispatchId);
+    expect(job?.data).toEqual({ dispatchId: first.dispatchId, accountKey: 'acc-1', deviceKey: first.deviceKey, channel: 'sms', requestId: first.requestId });
+    expect(await job?.getState()).toBe('waiting');
+    const refused = request({ deviceKey: first.deviceKey, accountKey: 'acc-2' });
+    const again = await devices.requestDispatch(refused, create);
     expect(again).toEqual({ outcome: 'exists' });
+    expect(await queue.bullQueue.getJob(refused.dispatchId)).toBeUndefined();
     const device = await devices.get(first.deviceKey);
     expect(device).toMatchObject({ accountKey: 'acc-1', status: 'pending_2fa_approval', latestDispatchId: first.dispatchId });
   });
 
+  it("refuses a send job that is not the dispatch's own, before writing anything", async () => {
+    const other = request();
+    const req = request({ job: other.job });
+    await expect(devices.requestDispatch(req, create)).rejects.toThrow(/is not the dispatch id/);
+    expect(await devices.get(req.deviceKey)).toBeUndefined();
+    expect(await queue.bullQueue.getJob(other.dispatchId)).toBeUndefined();
+  });
+
   it('coalesces same-channel resends inside the window, not other channels', async () => {
     const first = await newDevice();
-    const same = await devices.requestDispatch(request({ deviceKey: first.deviceKey, destinationDigest: first.destinationDigest }));
+    const joining = request({ deviceKey: first.deviceKey, destinationDigest: first.destinationDigest });
+    const same = await devices.requestDispatch(joining);
     expect(same).toMatchObject({ outcome: 'coalesced', dispatchId: first.dispatchId, channel: 'sms', requestId: first.requestId });
+    expect(await queue.bullQueue.getJob(joining.dispatchId)).toBeUndefined();
     const email = await devices.requestDispatch(request({ deviceKey: first.deviceKey, channel: 'email' }));
     expect(email.outcome).toBe('queued');
   });
@@ -88,6 +113,9 @@ describe('DeviceRepository on Redis', () => {
     expect(queued).toHaveLength(4); // the creation used one of the five
     expect(capped).toHaveLength(36);
     expect(await redis.zcard(keys.deviceSends(first.deviceKey))).toBe(5);
+    // One job per queued dispatch, none for the refused requests.
+    const jobs = (await queue.bullQueue.getJobs(['waiting'])).filter((j) => j.data.deviceKey === first.deviceKey);
+    expect(jobs.map((j) => j.id).sort()).toEqual([first.dispatchId, ...queued.map((r) => (r.outcome === 'queued' ? r.dispatchId : ''))].sort());
   });
 
   it('applies the per-destination cap across devices, with a retry-after inside the window', async () => {

@@ -14,6 +14,7 @@ import type { SendTokenPayload } from '@lib/dispatch-contract';
 import { SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
 import { TransientSendError, type EmailMessage, type EmailSender, type SmsMessage, type SmsSender } from '@lib/notifications';
 import { DeviceRepository, DirectoryRepository, RedisKeys } from '@lib/store';
+import { DispatchQueue } from '../../apps/api/src/infrastructure/dispatch-queue';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 class RecordingSms implements SmsSender {
@@ -45,6 +46,7 @@ describe('SendTokenHandler on Redis', () => {
   let redis: Redis;
   let devices: DeviceRepository;
   let directory: DirectoryRepository;
+  let queue: DispatchQueue;
   let sms: RecordingSms;
   let email: RecordingEmail;
   let handler: SendTokenHandler;
@@ -54,6 +56,7 @@ describe('SendTokenHandler on Redis', () => {
     redis = new Redis(TEST_REDIS_URL);
     devices = new DeviceRepository(redis, keys);
     directory = new DirectoryRepository(redis, keys);
+    queue = new DispatchQueue(redis, keys, config.retry);
   });
 
   beforeEach(() => {
@@ -63,6 +66,7 @@ describe('SendTokenHandler on Redis', () => {
   });
 
   afterAll(async () => {
+    await queue.close();
     await deleteKeys(redis, prefix);
     redis.disconnect();
     Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose']);
@@ -87,21 +91,24 @@ describe('SendTokenHandler on Redis', () => {
 
   async function queueDispatch(accountKey: string, deviceKey: string, channel: ContactType, create?: { approverDocument: string }) {
     const dispatchId = randomUUID();
+    const requestId = randomUUID();
+    const nowMs = Date.now();
     const result = await devices.requestDispatch(
       {
         accountKey,
         deviceKey,
         dispatchId,
-        requestId: randomUUID(),
+        requestId,
         channel,
         destinationDigest: randomUUID(),
         maskedDestination: '+55*******0000',
-        nowMs: Date.now(),
+        nowMs,
         maxFailedAttempts: 5,
         coalesceMs: 0,
         perDeviceCap: 100,
         perDestinationCap: 100,
         windowMs: SEND_LIMIT_WINDOW_MS,
+        job: queue.job({ dispatchId, accountKey, deviceKey, channel, requestId }, nowMs),
       },
       create && { sessionId: randomUUID(), contactType: channel, approverDocument: create.approverDocument },
     );

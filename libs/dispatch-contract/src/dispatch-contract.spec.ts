@@ -11,10 +11,10 @@ describe('dispatch retry policy', () => {
     expect(maxRetryWindowMs({ attempts: 1, backoffMs: 1000 })).toBe(0);
   });
 
-  it('uses the dispatch id as job id and keeps failed jobs for inspection', () => {
-    const opts = dispatchJobOptions({ attempts: 6, backoffMs: 1000 }, 'd-1');
-    expect(opts.jobId).toBe('d-1');
+  it('retries with the custom backoff and keeps failed jobs for inspection', () => {
+    const opts = dispatchJobOptions({ attempts: 6, backoffMs: 1000 });
     expect(opts.attempts).toBe(6);
+    expect(opts.backoff).toEqual({ type: 'exponential-jitter' });
     expect(opts.removeOnFail).toEqual({ age: 7 * 24 * 3600 });
   });
 });

@@ -54,13 +54,12 @@ export function maxRetryWindowMs(policy: DispatchRetryPolicy): number {
   return total;
 }
 
-export function dispatchJobOptions(policy: DispatchRetryPolicy, dispatchId: string) {
+/** Options of every send job. Its id, set per job, is the dispatch id: a dispatch never has two jobs. */
+export function dispatchJobOptions(policy: DispatchRetryPolicy) {
   return {
-    jobId: dispatchId,
     attempts: policy.attempts,
     backoff: { type: BACKOFF_STRATEGY },
-    // Completed jobs stay long enough that re-adding the same job id inside
-    // the coalescing window is a no-op rather than a second send.
+    // Completed jobs stay a day, for the dashboard and for tracing a send.
     removeOnComplete: { age: 24 * 3600, count: 10_000 },
     // Failed jobs are kept for inspection and manual retry from the dashboard.
     removeOnFail: { age: 7 * 24 * 3600 },

@@ -14,6 +14,7 @@ import {
   REQUEST_DISPATCH,
   RESERVE_ATTEMPT,
 } from './device.scripts';
+import type { QueueJobInsert } from './queue-job';
 import type { Device, DeviceView, Dispatch, DispatchState } from './records';
 import type { RedisKeys } from './redis-keys';
 import { redisCall } from './lua-script';
@@ -33,6 +34,8 @@ export interface DispatchRequest {
   perDeviceCap: number;
   perDestinationCap: number;
   windowMs: number;
+  /** The dispatch's send job (its id is `dispatchId`), added in the same step when the dispatch is queued. */
+  job: QueueJobInsert;
 }
 
 export interface NewDevice {
@@ -97,6 +100,7 @@ export class DeviceRepository {
 
   /** Creates the device and queues its first send, atomically; or resends. */
   async requestDispatch(req: DispatchRequest, create?: NewDevice): Promise<DispatchRequestResult> {
+    if (req.job.id !== req.dispatchId) throw new Error(`the send job's id ${req.job.id} is not the dispatch id ${req.dispatchId}`);
     const nowIso = new Date(req.nowMs).toISOString();
     const reply = (await REQUEST_DISPATCH.run(
       this.redis,
@@ -107,6 +111,7 @@ export class DeviceRepository {
         this.keys.deviceSends(req.deviceKey),
         this.keys.destinationSends(req.destinationDigest),
         this.keys.dispatch(req.dispatchId),
+        ...req.job.keys,
       ],
       [
         create ? 'create' : 'resend',
@@ -127,6 +132,7 @@ export class DeviceRepository {
         create?.contactType ?? '',
         create?.approverDocument ?? '',
         eventJson(DeviceStatus.pending, nowIso),
+        ...req.job.args,
       ],
     )) as string[];
     const [outcome, a, b, c] = reply;

@@ -5,24 +5,29 @@
  */
 import { DeviceStatus } from '@lib/domain';
 import { LuaScript } from './lua-script';
+import { BULLMQ_ADD_STANDARD_JOB_LUA } from './queue-job';
 
 /**
  * Create a device (mode `create`) or request a resend (mode `resend`), apply
  * coalescing (same device, same channel, inside the window) and the send caps,
- * and record the dispatch as queued.
+ * record the dispatch as queued and add its send job to the BullMQ queue, all
+ * in one atomic step (see queue-job.ts). Nothing is written before every check
+ * has passed; a coalesced request adds nothing, its dispatch's job exists.
  *
- * KEYS: 1 device, 2 device events, 3 coalesce, 4 device sends, 5 destination sends, 6 dispatch
+ * KEYS: 1 device, 2 device events, 3 coalesce, 4 device sends, 5 destination sends, 6 dispatch,
+ *       7-15 the job's queue keys (QueueJobInsert.keys)
  * ARGV: 1 mode, 2 account key, 3 now ms, 4 now ISO, 5 coalesce ms, 6 device cap,
  *       7 destination cap, 8 window ms, 9 dispatch id, 10 channel, 11 masked destination,
  *       12 max failed attempts, 13 dispatch ttl s, 14 request id,
- *       15 session id, 16 contact type, 17 approver document, 18 pending event JSON
+ *       15 session id, 16 contact type, 17 approver document, 18 pending event JSON,
+ *       19-21 the job's arguments (QueueJobInsert.args; its id is the dispatch id)
  * Returns: {'queued'|'coalesced', dispatchId, channel, requestId} or
  *          {'exists'} | {'not_found'} | {'locked'} | {'invalid_status', status} |
  *          {'device_cap'|'destination_cap', retryAfterMs}
  */
 export const REQUEST_DISPATCH = new LuaScript(
   'request-dispatch',
-  `
+  `${BULLMQ_ADD_STANDARD_JOB_LUA}
 local mode = ARGV[1]
 local now = tonumber(ARGV[3])
 local windowMs = tonumber(ARGV[8])
@@ -56,6 +61,11 @@ redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - windowMs)
 if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'device_cap', retry_after(KEYS[4])} end
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - windowMs)
 if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then return {'destination_cap', retry_after(KEYS[5])} end
+
+local jobId = bullmq_add_standard_job(
+  {KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]},
+  {ARGV[19], ARGV[20], ARGV[21]})
+if tostring(jobId) ~= ARGV[9] then return redis.error_reply('ERR send job not added: ' .. tostring(jobId)) end
 
 if mode == 'create' then
   redis.call('HSET', KEYS[1],

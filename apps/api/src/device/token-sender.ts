@@ -1,6 +1,6 @@
 /**
- * Requests a token send for a device: applies coalescing and the send caps
- * atomically (one Lua script), records the dispatch, then queues the job.
+ * Requests a token send for a device: applies coalescing and the send caps,
+ * records the dispatch and queues its job, in one atomic Lua script.
  * Shared by create and resend, which differ only in whether the device is new.
  */
 import { Inject, Injectable } from '@nestjs/common';
@@ -45,21 +45,30 @@ export class TokenSender {
   async request(req: SendRequest): Promise<{ createdAt?: string }> {
     const destination = destinationOf(req.approver, req.channel);
     const limits = this.config.sendLimits;
+    const dispatchId = randomUUID();
+    const nowMs = Date.now();
     const result = await this.devices.requestDispatch(
       {
         accountKey: req.accountKey,
         deviceKey: req.deviceKey,
-        dispatchId: randomUUID(),
+        dispatchId,
         requestId: req.requestId,
         channel: req.channel,
         destinationDigest: this.crypto.destinationDigest(req.channel, destination),
         maskedDestination: maskDestination(req.channel, destination),
-        nowMs: Date.now(),
+        nowMs,
         maxFailedAttempts: this.config.tokenPolicy.maxFailedAttempts,
         coalesceMs: limits.coalesceWindowSeconds * 1000,
         perDeviceCap: limits.perDevicePerHour,
         perDestinationCap: limits.perDestinationPerHour,
         windowMs: SEND_LIMIT_WINDOW_MS,
+        // Added by the same script that checks the rules and records the
+        // dispatch: a queued dispatch always has its job. A coalesced request
+        // adds none; it joins the job of the dispatch it joins.
+        job: this.queue.job(
+          { dispatchId, accountKey: req.accountKey, deviceKey: req.deviceKey, channel: req.channel, requestId: req.requestId },
+          nowMs,
+        ),
       },
       req.create,
     );
@@ -68,16 +77,6 @@ export class TokenSender {
     switch (result.outcome) {
       case 'queued':
       case 'coalesced':
-        // Also for a coalesced request: the job id is the dispatch id, so this
-        // is a no-op when the first request's job exists, and repairs the case
-        // where the first request recorded the dispatch but could not queue it.
-        await this.queue.enqueue({
-          dispatchId: result.dispatchId,
-          accountKey: req.accountKey,
-          deviceKey: req.deviceKey,
-          channel: result.channel,
-          requestId: result.requestId,
-        });
         return { createdAt: result.createdAt };
       case 'exists':
         throw new DomainError(ErrorCodes.deviceExists);

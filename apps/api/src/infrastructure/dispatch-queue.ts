@@ -1,34 +1,28 @@
 /**
- * The API's side of the dispatch queue: adds one send-token job per dispatch.
- * The job id is the dispatch id, so adding the same dispatch twice (a retry of
- * a coalesced request) is a no-op in BullMQ instead of a second send.
+ * The API's side of the dispatch queue. A send job is not added by a call of
+ * its own: DispatchQueue builds it (`job`), and the store's request-dispatch
+ * script adds it in the same atomic step that checks the send rules and
+ * records the dispatch (libs/store, queue-job.ts). The BullMQ Queue is kept
+ * for what reads the queue: the dashboard, the health check, the depth gauge.
  */
 import { Queue } from 'bullmq';
-import type { RedisClient as Redis } from '@lib/store';
-import { InfrastructureError } from '@lib/domain';
+import { QueueJobWriter, type QueueJobInsert, type RedisClient as Redis } from '@lib/store';
 import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions, type DispatchRetryPolicy, type SendTokenPayload } from '@lib/dispatch-contract';
 import type { RedisKeys } from '@lib/store';
 
 export class DispatchQueue {
   private readonly queue: Queue<SendTokenPayload, void, typeof DispatchJobName.sendToken>;
+  private readonly jobs: QueueJobWriter<SendTokenPayload>;
 
-  constructor(
-    connection: Redis,
-    keys: RedisKeys,
-    private readonly retry: DispatchRetryPolicy,
-  ) {
-    // The shared connection has no offline queue: if Redis is down, add()
-    // fails at once instead of buffering the job in this process's memory.
+  constructor(connection: Redis, keys: RedisKeys, retry: DispatchRetryPolicy) {
     this.queue = new Queue(DISPATCH_QUEUE, { connection, prefix: keys.queuePrefix });
     this.queue.on('error', () => undefined);
+    this.jobs = new QueueJobWriter(this.queue, DispatchJobName.sendToken, dispatchJobOptions(retry));
   }
 
-  async enqueue(payload: SendTokenPayload): Promise<void> {
-    try {
-      await this.queue.add(DispatchJobName.sendToken, payload, dispatchJobOptions(this.retry, payload.dispatchId));
-    } catch (err) {
-      throw new InfrastructureError('queue', { cause: err });
-    }
+  /** The send job of one dispatch; its id is the dispatch id, so a dispatch never has two jobs. */
+  job(payload: SendTokenPayload, nowMs: number): QueueJobInsert {
+    return this.jobs.job(payload.dispatchId, payload, nowMs);
   }
 
   get bullQueue(): Queue {

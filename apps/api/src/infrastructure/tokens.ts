@@ -1,7 +1,7 @@
 /** Injection tokens for things that are not classes of our own. */
 export const APP_CONFIG = Symbol('AppConfig');
 export const REDIS = Symbol('Redis');
-/** The dispatch queue producer's own Redis connection. */
+/** The BullMQ Queue's own Redis connection (dashboard, health check, depth gauge; send jobs are added by the store's script). */
 export const QUEUE_REDIS = Symbol('QueueRedis');
 /** The connection on which the client cache listens for changes. */
 export const SUBSCRIBER_REDIS = Symbol('SubscriberRedis');
