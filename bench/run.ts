@@ -19,7 +19,7 @@ import { Queue } from 'bullmq';
 import { CryptoPool, type RequestToSign, type SignedHttpRequest } from './lib/crypto-pool';
 import { closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
 import { FakeProviders, LOG_DIR, ROOT, freePort, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
-import { dispatchQueue, queueSendJobs, registerClients, seedDevices, type BenchClient, type BenchDevice } from './lib/seed';
+import { dispatchQueue, registerClients, seedDevices, type BenchClient, type BenchDevice } from './lib/seed';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN } from '../test/fakes';
 
 // ---------------------------------------------------------------- options ---
@@ -422,10 +422,9 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
           const warm = r === 0;
           const count = warm ? Math.min(n, 300) : n;
           // Ours: devices waiting for their first token, their jobs queued while paused.
-          const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count);
+          await queue.pause();
+          const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count, queue);
           const runOurs = async () => {
-            await queue.pause();
-            await queueSendJobs(queue, devices);
             await stack.fakes.collect();
             const cpu0 = [worker.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
             await queue.resume();
@@ -488,7 +487,7 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
 }
 
 /** Case 3: from the 202 to the provider receiving the request, at half the measured maximum throughput. */
-async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], queue: Queue, apiRps: number, workerRps: number) {
+async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], queue: Queue, parked: Queue, apiRps: number, workerRps: number) {
   const max = Math.min(apiRps, workerRps);
   const rate = Math.max(10, Math.round(max / 2));
   const seconds = Math.max(5, opt.seconds * 2);
@@ -502,7 +501,7 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
       const warm = r === 0;
       const count = warm ? Math.min(rate, 300) : rate * seconds;
       // Fresh devices: one resend each, so each provider request maps to one 202.
-      const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count);
+      const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count, parked);
       const byPhone = new Map(devices.map((d) => [d.approver.phone_number, d.deviceKey]));
       const signed = await pool.sign(resendRequests(devices, count, { at: 0 }));
       await stack.fakes.collect();
@@ -571,17 +570,20 @@ async function main(): Promise<void> {
   try {
     await startApi(stack);
     const queue = dispatchQueue(admin, PREFIX);
+    // Devices for the api's runs are created with their first job parked
+    // elsewhere: only the runs' own resends reach the service's queue.
+    const parked = dispatchQueue(admin, PREFIX, true);
     const p521 = await registerClients(stack.apiUrl!, ADMIN_TOKEN, 'p521', 4);
     const p256 = await registerClients(stack.apiUrl!, ADMIN_TOKEN, 'p256', 4);
     const apiRps = { value: NaN };
     const workerRps = new Map<number, number>();
 
     if (opt.cases.has('1a')) {
-      const devices = await seedDevices(admin, PREFIX, TOKEN_HASH_SECRET, p521, 6000);
+      const devices = await seedDevices(admin, PREFIX, TOKEN_HASH_SECRET, p521, 6000, parked);
       await case1a(stack, pool, p521, devices, queue);
     }
     if (opt.cases.has('1b') || opt.cases.has('3')) {
-      const devices = await seedDevices(admin, PREFIX, TOKEN_HASH_SECRET, p256, 15000);
+      const devices = await seedDevices(admin, PREFIX, TOKEN_HASH_SECRET, p256, 15000, parked);
       if (opt.cases.has('1b')) await case1b(stack, pool, devices, queue, apiRps);
       else {
         // Case 3 alone: a short closed-loop run gives the api's maximum.
@@ -594,9 +596,10 @@ async function main(): Promise<void> {
     if (opt.cases.has('3')) {
       // The worker's maximum at case 3's concurrency: measured in case 2 when it was, else what its concurrency allows.
       const workerMax = workerRps.get(opt.case3Concurrency) ?? opt.case3Concurrency * (1000 / opt.latencyMs);
-      await case3(stack, pool, p256, queue, apiRps.value, workerMax);
+      await case3(stack, pool, p256, queue, parked, apiRps.value, workerMax);
     }
-    await queue.close();
+    await clearQueue(parked);
+    await Promise.all([queue.close(), parked.close()]);
   } catch (err) {
     failed = err;
   } finally {

@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { DEFAULT_TOKEN_POLICY, TokenCrypto, destinationOf, maskDestination, type Approver } from '@lib/domain';
-import { DeviceRepository, DirectoryRepository, RedisKeys, type RedisClient } from '@lib/store';
-import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
+import { DeviceRepository, DirectoryRepository, QueueJobWriter, RedisKeys, type RedisClient } from '@lib/store';
+import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions, type SendTokenPayload } from '@lib/dispatch-contract';
 import { generateClientKeyPair, type ClientKeyKind, type RequestSigningAlg } from '@lib/request-signing';
 
 export interface BenchClient {
@@ -55,17 +55,27 @@ function newApprover(): Approver {
   };
 }
 
-/** Creates `count` active accounts with one approver each (unique phone and e-mail) and one pending device each. */
+const RETRY = { attempts: 6, backoffMs: 1000 };
+
+/**
+ * Creates `count` active accounts with one approver each (unique phone and
+ * e-mail) and one pending device each, as the api does: the device and its
+ * first send job in one step. The jobs go to `jobsTo`: the service's queue
+ * (paused) when a run is to send them, a parked queue nobody consumes when a
+ * run needs the devices only.
+ */
 export async function seedDevices(
   redis: RedisClient,
   prefix: string,
   tokenHashSecret: string,
   clients: BenchClient[],
   count: number,
+  jobsTo: Queue,
 ): Promise<BenchDevice[]> {
   const keys = new RedisKeys(prefix);
   const directory = new DirectoryRepository(redis, keys);
   const devices = new DeviceRepository(redis, keys);
+  const jobs = new QueueJobWriter<SendTokenPayload>(jobsTo, DispatchJobName.sendToken, dispatchJobOptions(RETRY));
   const crypto = new TokenCrypto(tokenHashSecret, DEFAULT_TOKEN_POLICY);
   const out: BenchDevice[] = [];
   const BATCH = 500;
@@ -80,21 +90,24 @@ export async function seedDevices(
       batch.push(
         (async () => {
           await directory.putAccount({ accountKey: device.accountKey, clientKey: client.clientKey, status: 'active', kind: 'regular', approvers: [approver] });
+          const requestId = `bench-seed-${i}`;
+          const nowMs = Date.now();
           const result = await devices.requestDispatch(
             {
               accountKey: device.accountKey,
               deviceKey: device.deviceKey,
               dispatchId: device.dispatchId,
-              requestId: `bench-seed-${i}`,
+              requestId,
               channel: 'sms',
               destinationDigest: crypto.destinationDigest('sms', destination),
               maskedDestination: maskDestination('sms', destination),
-              nowMs: Date.now(),
+              nowMs,
               maxFailedAttempts: DEFAULT_TOKEN_POLICY.maxFailedAttempts,
               coalesceMs: 0,
               perDeviceCap: 1_000_000,
               perDestinationCap: 1_000_000,
               windowMs: 3600_000,
+              job: jobs.job(device.dispatchId, { dispatchId: device.dispatchId, accountKey: device.accountKey, deviceKey: device.deviceKey, channel: 'sms', requestId }, nowMs),
             },
             { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number },
           );
@@ -107,23 +120,9 @@ export async function seedDevices(
   return out;
 }
 
-/** The service's dispatch queue (the api's producer side), for seeding jobs and cleaning up between rounds. */
-export function dispatchQueue(redis: RedisClient, prefix: string): Queue {
-  const queue = new Queue(DISPATCH_QUEUE, { connection: redis, prefix: new RedisKeys(prefix).queuePrefix });
+/** The service's dispatch queue, for seeding jobs and cleaning up between rounds; or, with `parked`, a queue of the same name that nobody consumes. */
+export function dispatchQueue(redis: RedisClient, prefix: string, parked = false): Queue {
+  const queue = new Queue(DISPATCH_QUEUE, { connection: redis, prefix: parked ? `${prefix}-parked:bull` : new RedisKeys(prefix).queuePrefix });
   queue.on('error', () => undefined);
   return queue;
-}
-
-/** Queues the send job of each device's creation dispatch, as the api would have. */
-export async function queueSendJobs(queue: Queue, devices: BenchDevice[]): Promise<void> {
-  const retry = { attempts: 6, backoffMs: 1000 };
-  for (let i = 0; i < devices.length; i += 1000) {
-    await queue.addBulk(
-      devices.slice(i, i + 1000).map((d) => ({
-        name: DispatchJobName.sendToken,
-        data: { dispatchId: d.dispatchId, accountKey: d.accountKey, deviceKey: d.deviceKey, channel: 'sms', requestId: `bench-${d.dispatchId}` },
-        opts: dispatchJobOptions(retry, d.dispatchId),
-      })),
-    );
-  }
 }

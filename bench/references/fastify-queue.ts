@@ -25,7 +25,7 @@ app.patch<{ Params: { account_key: string; device_key: string }; Body: { contact
     await queue.add(
       DispatchJobName.sendToken,
       { dispatchId, accountKey: req.params.account_key, deviceKey: req.params.device_key, channel: req.body?.contact_type ?? 'sms', requestId: req.id },
-      dispatchJobOptions(retry, dispatchId),
+      { ...dispatchJobOptions(retry), jobId: dispatchId },
     );
     return reply.code(202).send({ device_key: req.params.device_key, device_status: 'pending_2fa_approval', created_at: new Date().toISOString() });
   },

@@ -33,7 +33,7 @@ class ResendController {
       await queue.add(
         DispatchJobName.sendToken,
         { dispatchId, accountKey, deviceKey, channel: body?.contact_type ?? 'sms', requestId: dispatchId },
-        dispatchJobOptions(retry, dispatchId),
+        { ...dispatchJobOptions(retry), jobId: dispatchId },
       );
     }
     return { device_key: deviceKey, device_status: 'pending_2fa_approval', created_at: new Date().toISOString() };
