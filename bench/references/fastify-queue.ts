@@ -12,7 +12,7 @@ import { createRedis } from '@lib/store';
 import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
 
 const port = Number(process.env.PORT);
-const connection = createRedis('direct', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-fastify-floor');
+const connection = createRedis('command', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-fastify-floor');
 const queue = new Queue(DISPATCH_QUEUE, { connection, prefix: process.env.QUEUE_PREFIX ?? 'bench-floor:bull' });
 queue.on('error', () => undefined);
 const retry = { attempts: 6, backoffMs: 1000 };

@@ -16,7 +16,7 @@ import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispat
 const queue =
   process.env.QUEUE_ADD === '1'
     ? new Queue(DISPATCH_QUEUE, {
-        connection: createRedis('direct', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-nest-express'),
+        connection: createRedis('command', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-nest-express'),
         prefix: process.env.QUEUE_PREFIX ?? 'bench-express:bull',
       })
     : undefined;

@@ -31,16 +31,10 @@ export class WorkerModule implements OnApplicationShutdown {
         // BullMQ's connection waits for Redis to come back; the store's fails
         // fast, so a dispatch hit by an outage errors and is retried.
         { provide: REDIS, useFactory: () => createRedis('worker', config.redis, 'device-2fa-worker') },
-        // The store's connection has the `direct` settings (fail-fast, as
-        // `command`, but without auto-pipelining): each job sends its store
-        // commands one after another, never together with another command of
-        // its own, and ioredis keeps a single auto-pipeline in flight per
-        // connection, so under load every command waited for the previous
-        // batch's answers before it was even written (case 2 of the bench,
-        // concurrency 50: 0.93 of the raw worker with it, 0.96 without).
-        // Nor are the ~40 commands BullMQ defines on it for the queue-depth
-        // gauge's Queue (WorkerMetrics) copied onto every batch any more.
-        { provide: STORE, useFactory: () => createRedis('direct', config.redis, 'device-2fa-worker-store') },
+        // The store's connection is its own: BullMQ's blocking reads on the
+        // other must not hold up a job's store commands (see redis-connection.ts
+        // for why no connection auto-pipelines).
+        { provide: STORE, useFactory: () => createRedis('command', config.redis, 'device-2fa-worker-store') },
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },

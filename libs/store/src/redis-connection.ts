@@ -2,19 +2,15 @@
  * Redis connections, tuned per role and built for the configured topology
  * (standalone, Sentinel or Cluster).
  *
- * - `command`: used for reads and the store's scripts. It never buffers
- *   commands while disconnected (`enableOfflineQueue: false`), and every
- *   command has a timeout, so a Redis outage becomes a fast, clear error
- *   (OBD000097 / DTS000010) instead of a hanging request. Commands issued in
- *   the same tick go out as one pipeline (auto-pipelining).
- * - `direct`: as `command`, but every command is written as it comes, without
- *   auto-pipelining. For a queue producer (BullMQ `Queue`): BullMQ defines
- *   its ~40 scripts as commands on the connection it is given, and ioredis
- *   copies every defined command onto each auto-pipeline it builds, which was
- *   a large part of the api's Redis client cost on a shared connection. And
- *   for the worker's store: ioredis keeps one auto-pipeline in flight per
- *   connection, so a job's command waited for the previous batch's answers
- *   (README, "Performance").
+ * - `command`: reads, the store's scripts and the api's BullMQ Queue. It
+ *   never buffers commands while disconnected (`enableOfflineQueue: false`),
+ *   and every command has a timeout, so a Redis outage becomes a fast, clear
+ *   error (OBD000097 / DTS000010) instead of a hanging request. Commands are
+ *   written as they come, without ioredis's auto-pipelining: that keeps one
+ *   pipeline in flight per connection, so every command waits for the
+ *   previous batch's answers, and it copies each command defined on the
+ *   connection (BullMQ defines ~40) onto every pipeline. Measured slower in
+ *   the api and in the worker (README, "Performance").
  * - `worker`: used by BullMQ workers, which must wait for Redis to come back
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
  * - `subscriber`: a pub/sub listener (ClientCache); like `worker`, it waits
@@ -25,7 +21,7 @@ import Redis, { Cluster, type RedisOptions } from 'ioredis';
 /** A standalone/Sentinel connection or a Cluster client: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
 
-export type RedisRole = 'command' | 'direct' | 'worker' | 'subscriber';
+export type RedisRole = 'command' | 'worker' | 'subscriber';
 
 export type RedisTopologySettings =
   | { mode: 'standalone' }
@@ -49,8 +45,7 @@ export function redisOptions(role: RedisRole, settings: RedisConnectionSettings)
     maxRetriesPerRequest: 1,
     commandTimeout: settings.commandTimeoutMs,
     connectTimeout: Math.max(settings.commandTimeoutMs, 1000),
-    // Commands issued in the same tick go out as one pipeline (not on a `direct` one, see above).
-    enableAutoPipelining: role === 'command',
+    enableAutoPipelining: false,
     enableReadyCheck: true,
     retryStrategy: reconnect,
   };

@@ -31,7 +31,7 @@ export class ResendTokenUseCase {
   ) {}
 
   async execute(cmd: ResendTokenCommand): Promise<DeviceStatusResponse> {
-    // Both reads go to Redis in one pipeline (auto-pipelining).
+    // Both reads are in flight at once.
     const [accountRecord, device] = await Promise.all([this.directory.getAccount(cmd.accountKey), this.devices.get(cmd.deviceKey)]);
     const account = checkAccount(accountRecord, cmd.clientKey);
     if (!device || device.accountKey !== cmd.accountKey) throw new DomainError(ErrorCodes.deviceNotFound);

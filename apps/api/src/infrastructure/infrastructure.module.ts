@@ -1,8 +1,9 @@
 /**
  * Wires configuration, the Redis connections, repositories and the dispatch
- * queue producer. Three connections: the repositories' (auto-pipelined), the
- * queue producer's (see redis-connection.ts for why they are apart) and the
- * client cache's change listener. They are opened here and closed on shutdown.
+ * queue. Three connections: the repositories' (the request path), the BullMQ
+ * Queue's (the dashboard's, health check's and depth gauge's reads, which
+ * should not wait behind requests) and the client cache's change listener.
+ * They are opened here and closed on shutdown.
  */
 import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
@@ -28,7 +29,7 @@ export class InfrastructureModule implements OnApplicationShutdown {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api') },
-        { provide: QUEUE_REDIS, useFactory: () => createRedis('direct', config.redis, 'device-2fa-api-queue') },
+        { provide: QUEUE_REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api-queue') },
         { provide: SUBSCRIBER_REDIS, useFactory: () => createRedis('subscriber', config.redis, 'device-2fa-api-changes') },
         { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
