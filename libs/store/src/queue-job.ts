@@ -21,16 +21,13 @@
 import { Job, type JobsOptions, type Queue } from 'bullmq';
 import { Packr } from 'msgpackr';
 
-// BullMQ ships each script's Lua text as a module (typed under dist/esm only).
+// BullMQ ships each script's Lua text as a module (typed under dist/esm only);
+// the name ends in the script's key count, so a change of keys fails here.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { addStandardJob } = require('bullmq/dist/cjs/scripts/addStandardJob-9') as typeof import('bullmq/dist/esm/scripts/addStandardJob-9');
 
 /** BullMQ's add script as a Lua function `bullmq_add_standard_job(keys, argv)` returning the job id, to include in a script. */
 export const BULLMQ_ADD_STANDARD_JOB_LUA = `local function bullmq_add_standard_job(KEYS, ARGV)\n${addStandardJob.content}\nend\n`;
-
-/** How many keys and arguments a job adds to a script (see BULLMQ_ADD_STANDARD_JOB_LUA). */
-export const QUEUE_JOB_KEY_COUNT = addStandardJob.keys;
-export const QUEUE_JOB_ARG_COUNT = 3;
 
 /** One job, ready to pass to a script that includes BULLMQ_ADD_STANDARD_JOB_LUA. */
 export interface QueueJobInsert {
