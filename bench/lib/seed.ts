@@ -122,7 +122,7 @@ export async function seedDevices(
 
 /** The service's dispatch queue, for seeding jobs and cleaning up between rounds; or, with `parked`, a queue of the same name that nobody consumes. */
 export function dispatchQueue(redis: RedisClient, prefix: string, parked = false): Queue {
-  const queue = new Queue(DISPATCH_QUEUE, { connection: redis, prefix: parked ? `${prefix}-parked:bull` : new RedisKeys(prefix).queuePrefix });
+  const queue = new Queue(DISPATCH_QUEUE, { connection: redis, prefix: new RedisKeys(parked ? `${prefix}-parked` : prefix).queuePrefix });
   queue.on('error', () => undefined);
   return queue;
 }

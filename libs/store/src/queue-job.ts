@@ -18,7 +18,7 @@
  * written by `Queue.add`, field by field, and has a BullMQ Worker process it,
  * so an upgrade that changes any of this fails there first.
  */
-import { Job, type JobsOptions, type Queue } from 'bullmq';
+import { Job, type JobsOptions, type Queue, type RedisJobOptions } from 'bullmq';
 import { Packr } from 'msgpackr';
 
 // BullMQ ships each script's Lua text as a module (typed under dist/esm only);
@@ -43,7 +43,8 @@ const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
 export class QueueJobWriter<Data extends object> {
   private readonly keys: readonly string[];
   private readonly keyPrefix: string;
-  private readonly options: JobsOptions;
+  /** The options as BullMQ stores them; only the job id differs from job to job. */
+  private readonly encodedOptions: RedisJobOptions;
 
   constructor(
     queue: Queue,
@@ -53,8 +54,8 @@ export class QueueJobWriter<Data extends object> {
     const k = queue.keys;
     this.keys = [k.wait, k.paused, k.meta, k.id, k.completed, k.delayed, k.active, k.events, k.marker];
     this.keyPrefix = k[''];
-    // BullMQ's defaults and normalisation (attempts, backoff), as Queue.add applies them.
-    this.options = new Job(queue, name, {}, options).opts;
+    // BullMQ's defaults and normalisation (attempts, backoff), as Queue.add applies them, encoded once.
+    this.encodedOptions = Job.optsAsJSON(new Job(queue, name, {}, options).opts);
   }
 
   job(jobId: string, data: Data, timestampMs: number): QueueJobInsert {
@@ -65,7 +66,7 @@ export class QueueJobWriter<Data extends object> {
         // key prefix, custom id, name, timestamp, parent key, parent dependencies key, parent, repeat job key, deduplication key
         packer.pack([this.keyPrefix, jobId, this.name, timestampMs, null, null, undefined, undefined, null]),
         JSON.stringify(data),
-        packer.pack(Job.optsAsJSON({ ...this.options, jobId })),
+        packer.pack({ ...this.encodedOptions, jobId }),
       ],
     };
   }
