@@ -4,7 +4,7 @@
  * a message that names it.
  */
 import { z } from 'zod';
-import type { SendLimitPolicy, TokenPolicy } from '@lib/domain';
+import type { GuessLimitPolicy, SendLimitPolicy, TokenPolicy } from '@lib/domain';
 import { maxRetryWindowMs, type DispatchRetryPolicy } from '@lib/dispatch-contract';
 
 const DEV_ADMIN_TOKEN = 'local-admin-token-change-me';
@@ -49,6 +49,14 @@ const EnvSchema = z.object({
   RESEND_COALESCE_SECONDS: int(30, 0),
   SEND_LIMIT_PER_DEVICE_PER_HOUR: int(5, 1),
   SEND_LIMIT_PER_DESTINATION_PER_HOUR: int(10, 1),
+  GUESS_LIMIT_PER_APPROVER_PER_DAY: int(20, 1),
+  GUESS_LIMIT_PER_ACCOUNT_PER_DAY: int(100, 1),
+  DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: int(20, 1),
+  SMS_ALLOWED_COUNTRY_CODES: z
+    .string()
+    .default('55')
+    .transform((v) => v.split(',').map((c) => c.trim().replace(/^\+/, '')).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[1-9]\d{0,2}$/, 'country calling codes are 1 to 3 digits')).min(1, 'list at least one country calling code')),
   AUTH_MAX_CLOCK_SKEW_SECONDS: int(300, 5),
   BODY_LIMIT_BYTES: int(16 * 1024, 256),
   REQUEST_TIMEOUT_MS: int(10_000, 100),
@@ -109,6 +117,9 @@ export interface AppConfig {
   tokenHashSecret: string;
   tokenPolicy: TokenPolicy;
   sendLimits: SendLimitPolicy;
+  guessLimits: GuessLimitPolicy;
+  /** Country calling codes SMS may be sent to (E.164 prefixes without the `+`). */
+  smsAllowedCountryCodes: readonly string[];
   authMaxClockSkewSeconds: number;
   /**
    * `lockDurationMs`: how long a job stays locked to a worker without a renewal;
@@ -207,6 +218,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       perDevicePerHour: e.SEND_LIMIT_PER_DEVICE_PER_HOUR,
       perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
     },
+    guessLimits: {
+      perApproverPerDay: e.GUESS_LIMIT_PER_APPROVER_PER_DAY,
+      perAccountPerDay: e.GUESS_LIMIT_PER_ACCOUNT_PER_DAY,
+      deviceCreationsPerAccountPerDay: e.DEVICE_LIMIT_PER_ACCOUNT_PER_DAY,
+    },
+    smsAllowedCountryCodes: e.SMS_ALLOWED_COUNTRY_CODES,
     authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,

@@ -34,3 +34,12 @@ export function maskEmail(email: string): string {
 export function maskDestination(channel: ContactType, destination: string): string {
   return channel === 'sms' ? maskPhone(destination) : maskEmail(destination);
 }
+
+/**
+ * Whether an E.164 number (`+5511…`) is in one of the country calling codes
+ * SMS may go to (`['55']`): against SMS pumping, where an attacker makes the
+ * bank pay for texts to premium numbers abroad.
+ */
+export function smsDestinationAllowed(phone: string, allowedCountryCodes: readonly string[]): boolean {
+  return allowedCountryCodes.some((code) => phone.startsWith(`+${code}`));
+}

@@ -155,6 +155,24 @@ export const ERROR_CATALOG = {
     description: 'Missing or invalid webhook signature',
     translation: 'Assinatura do webhook ausente ou inválida',
   },
+  DTS000013: {
+    status: 429,
+    title: 'Too many failed token validations',
+    description: 'The limit of failed token validations for this approver or account has been reached; try again later',
+    translation: 'O limite de validações de token com falha para este aprovador ou conta foi atingido; tente novamente mais tarde',
+  },
+  DTS000014: {
+    status: 429,
+    title: 'Too many devices',
+    description: 'The limit of new devices for this account has been reached; try again later',
+    translation: 'O limite de novos dispositivos para esta conta foi atingido; tente novamente mais tarde',
+  },
+  DTS000015: {
+    status: 403,
+    title: 'Forbidden',
+    description: 'Cross-origin request refused',
+    translation: 'Requisição de outra origem recusada',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -184,4 +202,7 @@ export const ErrorCodes = {
   unavailable: 'DTS000010',
   internal: 'DTS000011',
   webhookSignatureInvalid: 'DTS000012',
+  guessBudgetExhausted: 'DTS000013',
+  tooManyDevices: 'DTS000014',
+  crossOrigin: 'DTS000015',
 } as const satisfies Record<string, ErrorCode>;

@@ -4,5 +4,6 @@ export * from './device-status';
 export * from './contact';
 export * from './token-policy';
 export * from './send-limit-policy';
+export * from './guess-limit-policy';
 export * from './token-crypto';
 export * from './secret-compare';

@@ -32,7 +32,8 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; reason?: string }> = {
 
 export function toErrorResponse(err: unknown, sendsToken: boolean): ErrorResponse {
   if (err instanceof DomainError) {
-    const headers = err.code === ErrorCodes.tooManyRequests && typeof err.extraFields.retry_after_seconds === 'number'
+    // Every 429 says when to come back.
+    const headers = ERROR_CATALOG[err.code].status === 429 && typeof err.extraFields.retry_after_seconds === 'number'
       ? { 'retry-after': String(err.extraFields.retry_after_seconds) }
       : undefined;
     return respond(err.code, err.extraFields, false, headers);
