@@ -99,6 +99,7 @@ export async function seedDevices(
               dispatchId: device.dispatchId,
               requestId,
               channel: 'sms',
+              codeNonce: TokenCrypto.newCodeNonce(),
               destinationDigest: crypto.destinationDigest('sms', destination),
               maskedDestination: maskDestination('sms', destination),
               nowMs,
@@ -107,9 +108,9 @@ export async function seedDevices(
               perDeviceCap: 1_000_000,
               perDestinationCap: 1_000_000,
               windowMs: 3600_000,
-              job: jobs.job(device.dispatchId, { dispatchId: device.dispatchId, accountKey: device.accountKey, deviceKey: device.deviceKey, channel: 'sms', requestId }, nowMs),
+              job: jobs.job(device.dispatchId, { dispatchId: device.dispatchId, requestId }, nowMs),
             },
-            { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number },
+            { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number, creationCap: 1, creationWindowMs: 3600_000 },
           );
           if (result.outcome !== 'queued') throw new Error(`seeding a device: ${result.outcome}`);
         })(),

@@ -127,7 +127,7 @@ describe('authentication', () => {
   it('a replayed request (same signature) is refused the second time → 401 GDF000014, and does not count again', async () => {
     const body = JSON.stringify({ token: wrongCode(target.code) });
     const headers = await target.client.headersFor('PUT', validatePath(target), body);
-    const failed = () => stack.redis.hget(`${stack.prefix}:device:${target.deviceKey}`, 'failed_attempts');
+    const failed = () => stack.redis.hget(stack.keys.device(target.accountKey, target.deviceKey), 'failed_attempts');
     expect(await failed()).toBe('0');
     expectError(await raw('PUT', validatePath(target), headers, body), 'DTS000001', { attempts_remaining: 4 });
     await unchanged(stack, [target], async () => {

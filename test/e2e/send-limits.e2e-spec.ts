@@ -77,7 +77,7 @@ describe('send limits', () => {
   it(`coalescing: 20 parallel resends inside the ${COALESCE_SECONDS} s window → all 202, exactly one more message`, async () => {
     const d = await pendingDevice(stack, 'sms');
     // Out of the creation's window, so the burst starts a new send of its own.
-    await keyExpired(stack, coalesceKey(stack, d.deviceKey));
+    await keyExpired(stack, coalesceKey(stack, d));
     const [createDispatch] = await dispatchIdsOf(stack, d.deviceKey);
     const jobsBefore = await jobCount(stack);
     expect(smsTo(d.approver.phone_number)).toHaveLength(1);
@@ -114,7 +114,7 @@ describe('send limits', () => {
     expect((await d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'email' })).status).toBe(202);
     expect((await d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'sms' })).status).toBe(202);
     await deviceSettled(stack, d.deviceKey);
-    await keyExpired(stack, coalesceKey(stack, d.deviceKey));
+    await keyExpired(stack, coalesceKey(stack, d));
     const delivered = smsTo(d.approver.phone_number).length + mailsTo(d.approver.email).length;
     expect(delivered).toBeGreaterThanOrEqual(2); // the creation's SMS may have been superseded before it was sent
 
@@ -149,12 +149,12 @@ describe('send limits', () => {
     const firstSendAt = Date.now();
     expect((await create(a.deviceKey)).status).toBe(202); // phone: 1 (a: 1)
     expect((await create(b.deviceKey)).status).toBe(202); // phone: 2 (b: 1)
-    await Promise.all([keyExpired(stack, coalesceKey(stack, a.deviceKey)), keyExpired(stack, coalesceKey(stack, b.deviceKey))]);
+    await Promise.all([keyExpired(stack, coalesceKey(stack, a)), keyExpired(stack, coalesceKey(stack, b))]);
     expect((await client.resend(accountKey, a.deviceKey)).status).toBe(202); // phone: 3 (a: 2)
     expect((await client.resend(accountKey, b.deviceKey)).status).toBe(202); // phone: 4 (b: 2)
     await Promise.all([deviceSettled(stack, a.deviceKey), deviceSettled(stack, b.deviceKey)]);
-    await keyExpired(stack, coalesceKey(stack, a.deviceKey));
-    await keyExpired(stack, coalesceKey(stack, b.deviceKey));
+    await keyExpired(stack, coalesceKey(stack, a));
+    await keyExpired(stack, coalesceKey(stack, b));
     expect(smsTo(approver.phone_number)).toHaveLength(4);
 
     const c = dev(randomUUID());
@@ -227,7 +227,7 @@ describe('send limits', () => {
     expect(counted.filter((a) => a.body.code === 'OBD000099').length).toBeGreaterThanOrEqual(1);
     for (const a of refused) expectError(a, 'OBD000099');
 
-    expect(await stack.redis.hget(`${stack.prefix}:device:${d.deviceKey}`, 'failed_attempts')).toBe(String(MAX_FAILED));
+    expect(await stack.redis.hget(stack.keys.device(d.accountKey, d.deviceKey), 'failed_attempts')).toBe(String(MAX_FAILED));
     const view = await d.client.query(d.accountKey, d.deviceKey);
     expect(view.body.device_status).toBe('rejected');
     expect(view.body.status_events.map((e: { new_status: string }) => e.new_status)).toEqual(['pending_2fa_approval', 'rejected']);

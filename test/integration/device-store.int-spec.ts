@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { SEND_LIMIT_WINDOW_MS, type Approver } from '@lib/domain';
-import { DeviceRepository, DirectoryRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type Account, type DispatchRequest } from '@lib/store';
+import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver } from '@lib/domain';
+import { DeviceRepository, DirectoryRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type Account, type AttemptLimits, type DispatchRequest } from '@lib/store';
 import { DispatchQueue } from '../../apps/api/src/infrastructure/dispatch-queue';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
@@ -40,8 +40,8 @@ describe('DeviceRepository on Redis', () => {
   /** A dispatch request; its send job is built from it unless given. */
   const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => {
     const req = requestFields(over);
-    const { dispatchId, accountKey, deviceKey, channel, requestId, nowMs } = req;
-    return { ...req, job: over.job ?? queue.job({ dispatchId, accountKey, deviceKey, channel, requestId }, nowMs) };
+    const { dispatchId, requestId, nowMs } = req;
+    return { ...req, job: over.job ?? queue.job({ dispatchId, requestId }, nowMs) };
   };
   const requestFields = (over: Partial<DispatchRequest>): Omit<DispatchRequest, 'job'> => ({
     accountKey: 'acc-1',
@@ -49,6 +49,7 @@ describe('DeviceRepository on Redis', () => {
     dispatchId: randomUUID(),
     requestId: randomUUID(),
     channel: 'sms',
+    codeNonce: TokenCrypto.newCodeNonce(),
     destinationDigest: randomUUID(),
     maskedDestination: '+55*******0000',
     nowMs: Date.now(),
@@ -59,11 +60,25 @@ describe('DeviceRepository on Redis', () => {
     windowMs: SEND_LIMIT_WINDOW_MS,
     ...over,
   });
-  const create = { sessionId: randomUUID(), contactType: 'sms' as const, approverDocument: '12345678901' };
+  const create = { sessionId: randomUUID(), contactType: 'sms' as const, approverDocument: '12345678901', creationCap: 1000, creationWindowMs: GUESS_LIMIT_WINDOW_MS };
+  const limits = (over: Partial<AttemptLimits> = {}): AttemptLimits => ({ maxFailedAttempts: 5, perApprover: 20, perAccount: 100, windowMs: GUESS_LIMIT_WINDOW_MS, ...over });
 
-  /** Arms `dev`'s dispatch for its account; the outcome alone. */
-  const arm = async (dev: Pick<DispatchRequest, 'accountKey' | 'deviceKey' | 'dispatchId'>, tokenHash: string, expiresAtMs: number, attempt: number) =>
-    (await devices.armToken({ accountKey: dev.accountKey, deviceKey: dev.deviceKey, dispatchId: dev.dispatchId, tokenHash, expiresAtMs, attempt })).outcome;
+  /** The job of `dev`'s dispatch as the api queued it, armed; `edit` changes what the worker is given. */
+  const armJob = (
+    dev: Pick<DispatchRequest, 'dispatchId' | 'requestId'>,
+    expiresAtMs = Date.now() + 60_000,
+    attempt = 1,
+    edit: { jobId?: string; dispatchId?: string; requestId?: string; wellFormed?: boolean } = {},
+  ) =>
+    devices.armToken({
+      jobId: edit.jobId ?? dev.dispatchId,
+      data: { dispatchId: edit.dispatchId ?? dev.dispatchId, requestId: edit.requestId ?? dev.requestId, wellFormed: edit.wellFormed ?? true },
+      expiresAtMs,
+      attempt,
+      smsAllowedCountryCodes: ['55'],
+    });
+  /** Arms `dev`'s dispatch; the outcome alone. */
+  const arm = async (dev: Pick<DispatchRequest, 'dispatchId' | 'requestId'>, expiresAtMs = Date.now() + 60_000, attempt = 1) => (await armJob(dev, expiresAtMs, attempt)).outcome;
 
   async function newDevice(over: Partial<DispatchRequest> = {}) {
     const req = request(over);
@@ -72,25 +87,61 @@ describe('DeviceRepository on Redis', () => {
     return req;
   }
 
-  it('creates a device once, its send job queued with it; a second create with the same key is refused and changes nothing', async () => {
+  it('creates a device once per account, its send job queued with it; a second create with the same key is refused and changes nothing', async () => {
     const first = await newDevice();
     const job = await queue.bullQueue.getJob(first.dispatchId);
-    expect(job?.data).toEqual({ dispatchId: first.dispatchId, accountKey: 'acc-1', deviceKey: first.deviceKey, channel: 'sms', requestId: first.requestId });
+    // The job names its dispatch, nothing the send depends on, and never the code nonce.
+    expect(job?.data).toEqual({ dispatchId: first.dispatchId, requestId: first.requestId });
     expect(await job?.getState()).toBe('waiting');
-    const refused = request({ deviceKey: first.deviceKey, accountKey: 'acc-2' });
+    expect(await redis.hget(keys.dispatch(first.dispatchId), 'code_nonce')).toBe(first.codeNonce);
+    const refused = request({ deviceKey: first.deviceKey });
     const again = await devices.requestDispatch(refused, create);
     expect(again).toEqual({ outcome: 'exists' });
     expect(await queue.bullQueue.getJob(refused.dispatchId)).toBeUndefined();
-    const device = await devices.get(first.deviceKey);
+    const device = await devices.get('acc-1', first.deviceKey);
     expect(device).toMatchObject({ accountKey: 'acc-1', status: 'pending_2fa_approval', latestDispatchId: first.dispatchId });
+  });
+
+  it('keeps a device key of one account apart from the same key in another: both are created and live independently', async () => {
+    const accountKey = `acc-${randomUUID()}`;
+    await directory.putAccount(account(accountKey, [approver]));
+    const mine = await newDevice();
+    const theirs = await newDevice({ accountKey, deviceKey: mine.deviceKey });
+    expect(await arm(mine)).toBe('armed');
+    expect(await arm(theirs)).toBe('armed');
+    const r = await devices.reserveAttempt(accountKey, theirs.deviceKey, limits(), Date.now());
+    expect(r).toMatchObject({ outcome: 'reserved', tokenDispatchId: theirs.dispatchId, codeNonce: theirs.codeNonce });
+    await devices.disable(accountKey, theirs.deviceKey, Date.now());
+    expect((await devices.get(accountKey, theirs.deviceKey))?.status).toBe('disabled');
+    expect(await devices.get('acc-1', mine.deviceKey)).toMatchObject({ status: 'pending_2fa_approval', failedAttempts: 0, latestDispatchId: mine.dispatchId });
   });
 
   it("refuses a send job that is not the dispatch's own, before writing anything", async () => {
     const other = request();
     const req = request({ job: other.job });
     await expect(devices.requestDispatch(req, create)).rejects.toThrow(/is not the dispatch id/);
-    expect(await devices.get(req.deviceKey)).toBeUndefined();
+    expect(await devices.get(req.accountKey, req.deviceKey)).toBeUndefined();
     expect(await queue.bullQueue.getJob(other.dispatchId)).toBeUndefined();
+  });
+
+  it('lets exactly the new-device cap of an account through when 20 creations race, and the refused leave nothing', async () => {
+    const accountKey = `acc-${randomUUID()}`;
+    const capped = { ...create, creationCap: 5 };
+    const reqs = Array.from({ length: 20 }, () => request({ accountKey, coalesceMs: 0 }));
+    const results = await Promise.all(reqs.map((r) => devices.requestDispatch(r, capped)));
+    expect(results.filter((r) => r.outcome === 'queued')).toHaveLength(5);
+    const refused = reqs.filter((_, i) => results[i].outcome === 'creation_cap');
+    expect(refused).toHaveLength(15);
+    const retry = results.find((r) => r.outcome === 'creation_cap');
+    expect(retry && 'retryAfterMs' in retry && retry.retryAfterMs).toBeGreaterThan(GUESS_LIMIT_WINDOW_MS - 60_000);
+    for (const r of refused) {
+      expect(await redis.exists(keys.device(accountKey, r.deviceKey), keys.dispatch(r.dispatchId))).toBe(0);
+      expect(await queue.bullQueue.getJob(r.dispatchId)).toBeUndefined();
+    }
+    expect(await redis.zcard(keys.deviceCreations(accountKey))).toBe(5);
+    // Resends are not creations.
+    const resend = await devices.requestDispatch(request({ accountKey, deviceKey: reqs[results.findIndex((r) => r.outcome === 'queued')].deviceKey, coalesceMs: 0 }));
+    expect(resend.outcome).toBe('queued');
   });
 
   it('coalesces same-channel resends inside the window, not other channels', async () => {
@@ -112,10 +163,11 @@ describe('DeviceRepository on Redis', () => {
     const capped = results.filter((r) => r.outcome === 'device_cap');
     expect(queued).toHaveLength(4); // the creation used one of the five
     expect(capped).toHaveLength(36);
-    expect(await redis.zcard(keys.deviceSends(first.deviceKey))).toBe(5);
+    expect(await redis.zcard(keys.deviceSends('acc-1', first.deviceKey))).toBe(5);
     // One job per queued dispatch, none for the refused requests.
-    const jobs = (await queue.bullQueue.getJobs(['waiting'])).filter((j) => j.data.deviceKey === first.deviceKey);
-    expect(jobs.map((j) => j.id).sort()).toEqual([first.dispatchId, ...queued.map((r) => (r.outcome === 'queued' ? r.dispatchId : ''))].sort());
+    const ids = new Set([first.dispatchId, ...queued.map((r) => (r.outcome === 'queued' ? r.dispatchId : ''))]);
+    const jobs = (await queue.bullQueue.getJobs(['waiting'])).filter((j) => ids.has(j.data.dispatchId));
+    expect(jobs.map((j) => j.id).sort()).toEqual([...ids].sort());
   });
 
   it('applies the per-destination cap across devices, with a retry-after inside the window', async () => {
@@ -130,117 +182,209 @@ describe('DeviceRepository on Redis', () => {
 
   it('never reserves more than the attempt limit under 50 concurrent guesses', async () => {
     const dev = await newDevice();
-    expect(await arm(dev, 'f'.repeat(64), Date.now() + 60_000, 1)).toBe('armed');
-    const reserved = await Promise.all(Array.from({ length: 50 }, () => devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())));
+    expect(await arm(dev)).toBe('armed');
+    const reserved = await Promise.all(Array.from({ length: 50 }, () => devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now())));
     expect(reserved.filter((r) => r.outcome === 'reserved')).toHaveLength(5);
     expect(reserved.filter((r) => r.outcome === 'locked')).toHaveLength(45);
-    const failures = await Promise.all(Array.from({ length: 5 }, () => devices.failValidation(dev.deviceKey, 5, Date.now())));
+    const failures = await Promise.all(Array.from({ length: 5 }, () => devices.failValidation('acc-1', dev.deviceKey, 5, Date.now())));
     expect(failures.some((f) => f.locked)).toBe(true);
-    expect((await devices.get(dev.deviceKey))?.status).toBe('rejected');
+    expect((await devices.get('acc-1', dev.deviceKey))?.status).toBe('rejected');
   });
 
-  it('gives a matched attempt back and registers the device', async () => {
+  /** A new account with `approverCount` approvers. */
+  async function accountOf(approverCount: number) {
+    const accountKey = `acc-${randomUUID()}`;
+    const people = Array.from({ length: approverCount }, (_, i) => approverOf(i));
+    await directory.putAccount(account(accountKey, people));
+    return { accountKey, people };
+  }
+  const approverOf = (i: number): Approver => ({ document_number: String(10_000_000_000 + i * 7919), name: `Approver ${i}`, phone_number: `+551190000${String(i).padStart(4, '0')}`, email: `a${i}@example.com` });
+
+  /** Creates and arms a device of `person` on the account; returns its key. */
+  async function armedDevice(accountKey: string, person: Approver): Promise<string> {
+    const req = request({ accountKey });
+    expect((await devices.requestDispatch(req, { ...create, approverDocument: person.document_number })).outcome).toBe('queued');
+    expect(await arm(req)).toBe('armed');
+    return req.deviceKey;
+  }
+
+  it("budgets failed guesses per approver across every device: 60 racing guesses on 12 new devices of one approver get exactly the approver's 8", async () => {
+    const { accountKey, people } = await accountOf(1);
+    const keysOf = await Promise.all(Array.from({ length: 12 }, () => armedDevice(accountKey, people[0])));
+    const budget = limits({ perApprover: 8 });
+    const results = await Promise.all(keysOf.flatMap((k) => Array.from({ length: 5 }, () => devices.reserveAttempt(accountKey, k, budget, Date.now()))));
+    expect(results.filter((r) => r.outcome === 'reserved')).toHaveLength(8);
+    expect(results.filter((r) => r.outcome === 'approver_budget')).toHaveLength(52);
+    const refused = results.find((r) => r.outcome === 'approver_budget');
+    expect(refused && 'retryAfterMs' in refused && refused.retryAfterMs).toBeGreaterThan(GUESS_LIMIT_WINDOW_MS - 60_000);
+    // The budget refused before counting: no device lost an attempt to it.
+    const counted = await Promise.all(keysOf.map(async (k) => (await devices.get(accountKey, k))!.failedAttempts));
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(8);
+  });
+
+  it('budgets failed guesses per account across its approvers, and keeps one approver from spending another one\'s', async () => {
+    const { accountKey, people } = await accountOf(3);
+    const budget = limits({ perApprover: 4, perAccount: 10 });
+    const byPerson = await Promise.all(people.map(async (p) => Promise.all(Array.from({ length: 3 }, () => armedDevice(accountKey, p)))));
+    const tries = byPerson.flatMap((ks) => ks.flatMap((k) => Array.from({ length: 2 }, () => devices.reserveAttempt(accountKey, k, budget, Date.now()))));
+    const results = await Promise.all(tries);
+    expect(results.filter((r) => r.outcome === 'reserved')).toHaveLength(10);
+    expect(results.filter((r) => r.outcome === 'approver_budget' || r.outcome === 'account_budget')).toHaveLength(8);
+    for (const ks of byPerson) {
+      const mine = await Promise.all(ks.map(async (k) => (await devices.get(accountKey, k))!.failedAttempts));
+      expect(mine.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(4);
+    }
+    // Another account of the same person has a budget of its own.
+    const elsewhere = `acc-${randomUUID()}`;
+    await directory.putAccount(account(elsewhere, [people[0]]));
+    const k = await armedDevice(elsewhere, people[0]);
+    expect((await devices.reserveAttempt(elsewhere, k, budget, Date.now())).outcome).toBe('reserved');
+  });
+
+  it('gives a matched attempt back, on the device and in the budgets, and registers the device', async () => {
     const dev = await newDevice();
-    await arm(dev, 'a'.repeat(64), Date.now() + 60_000, 1);
-    const r = await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now());
-    expect(r).toMatchObject({ outcome: 'reserved', tokenHash: 'a'.repeat(64), tokenDispatchId: dev.dispatchId, failedAttempts: 1 });
-    const done = await devices.completeValidation(dev.deviceKey, dev.dispatchId, Date.now());
+    await arm(dev);
+    const r = await devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now());
+    expect(r).toMatchObject({ outcome: 'reserved', codeNonce: dev.codeNonce, tokenDispatchId: dev.dispatchId, failedAttempts: 1 });
+    if (r.outcome !== 'reserved') return;
+    expect(await redis.zscore(keys.guesses('acc-1'), r.reservation)).not.toBeNull();
+    const done = await devices.completeValidation('acc-1', dev.deviceKey, r, Date.now());
     expect(done.outcome).toBe('created');
-    const device = await devices.get(dev.deviceKey);
+    expect(await redis.zscore(keys.guesses('acc-1'), r.reservation)).toBeNull();
+    const device = await devices.get('acc-1', dev.deviceKey);
     expect(device).toMatchObject({ status: 'created', failedAttempts: 0 });
-    expect(await redis.hexists(keys.device(dev.deviceKey), 'token_hash')).toBe(0);
+    expect(await redis.hexists(keys.device('acc-1', dev.deviceKey), 'token_nonce')).toBe(0);
   });
 
   it('reports an expired or never-sent token without counting an attempt', async () => {
     const dev = await newDevice();
-    expect(await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'expired' });
-    await arm(dev, 'b'.repeat(64), Date.now() - 1, 1);
-    expect(await devices.reserveAttempt('acc-1', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'expired' });
-    expect((await devices.get(dev.deviceKey))?.failedAttempts).toBe(0);
+    expect(await devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now())).toEqual({ outcome: 'expired' });
+    await arm(dev, Date.now() - 1);
+    expect(await devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now())).toEqual({ outcome: 'expired' });
+    expect((await devices.get('acc-1', dev.deviceKey))?.failedAttempts).toBe(0);
   });
 
   it('arms only the latest dispatch of a pending device', async () => {
     const dev = await newDevice({ coalesceMs: 0 });
     const second = request({ deviceKey: dev.deviceKey, coalesceMs: 0 });
     expect((await devices.requestDispatch(second)).outcome).toBe('queued');
-    expect(await arm(dev, 'c'.repeat(64), Date.now() + 1000, 1)).toBe('superseded');
-    expect(await arm(second, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
+    expect(await arm(dev)).toBe('superseded');
+    expect(await arm(second)).toBe('armed');
     expect((await devices.dispatch(dev.dispatchId))?.state).toBe('skipped');
     await devices.disable('acc-1', dev.deviceKey, Date.now());
-    expect(await arm(second, 'd'.repeat(64), Date.now() + 1000, 2)).toBe('not_pending');
-    expect(await arm({ ...second, deviceKey: randomUUID() }, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('gone');
+    expect(await arm(second, Date.now() + 1000, 2)).toBe('not_pending');
+    await redis.del(keys.device('acc-1', dev.deviceKey));
+    expect(await arm(second, Date.now() + 1000, 3)).toBe('gone');
   });
 
   it('hides devices of other accounts', async () => {
     const dev = await newDevice();
-    expect(await devices.reserveAttempt('acc-other', dev.deviceKey, 5, Date.now())).toEqual({ outcome: 'not_found' });
+    expect(await devices.reserveAttempt('acc-other', dev.deviceKey, limits(), Date.now())).toEqual({ outcome: 'not_found' });
     expect(await devices.disable('acc-other', dev.deviceKey, Date.now())).toEqual({ outcome: 'not_found' });
     expect((await devices.requestDispatch(request({ deviceKey: dev.deviceKey, accountKey: 'acc-other' }))).outcome).toBe('not_found');
   });
 
   it('records a send and restarts the lifetime from the hand-off', async () => {
     const dev = await newDevice();
-    await arm(dev, 'e'.repeat(64), 1_000, 1);
-    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM123', 99_000, 1);
-    expect(await redis.hget(keys.device(dev.deviceKey), 'token_expires_at')).toBe('99000');
+    await arm(dev, 1_000);
+    await devices.markSent(dev, 'twilio', 'SM123', 99_000, 1);
+    expect(await redis.hget(keys.device('acc-1', dev.deviceKey), 'token_expires_at')).toBe('99000');
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', providerMessageId: 'SM123', attempts: 1 });
   });
 
   it('does not arm a dispatch already recorded as sent again (its job re-run after a worker crash)', async () => {
     const dev = await newDevice();
-    expect(await arm(dev, 'e'.repeat(64), Date.now() + 1000, 1)).toBe('armed');
-    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', 'SM456', Date.now() + 1000, 1);
-    const before = await redis.hgetall(keys.device(dev.deviceKey));
-    expect(await arm(dev, '0'.repeat(64), Date.now() + 5000, 2)).toBe('already_sent');
-    expect(await redis.hgetall(keys.device(dev.deviceKey))).toEqual(before);
+    expect(await arm(dev)).toBe('armed');
+    await devices.markSent(dev, 'twilio', 'SM456', Date.now() + 1000, 1);
+    const before = await redis.hgetall(keys.device('acc-1', dev.deviceKey));
+    expect(await arm(dev, Date.now() + 5000, 2)).toBe('already_sent');
+    expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(before);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', providerMessageId: 'SM456', attempts: 1 });
   });
 
-  it("arms with the device's approver, looked up on the job's account in the same step", async () => {
-    const dev = await newDevice();
-    const armed = await devices.armToken({ ...dev, tokenHash: 'a'.repeat(64), expiresAtMs: 123_000, attempt: 2 });
-    expect(armed).toEqual({ outcome: 'armed', approver });
-    expect(await redis.hmget(keys.device(dev.deviceKey), 'token_hash', 'token_expires_at', 'token_dispatch_id')).toEqual(['a'.repeat(64), '123000', dev.dispatchId]);
+  it("arms from the store alone: the device's account, channel, approver and code nonce come from the dispatch record", async () => {
+    const dev = await newDevice({ channel: 'email' });
+    const armed = await armJob(dev, 123_000, 2);
+    expect(armed).toEqual({ outcome: 'armed', accountKey: 'acc-1', deviceKey: dev.deviceKey, channel: 'email', codeNonce: dev.codeNonce, approver });
+    expect(await redis.hmget(keys.device('acc-1', dev.deviceKey), 'token_nonce', 'token_expires_at', 'token_dispatch_id')).toEqual([dev.codeNonce, '123000', dev.dispatchId]);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sending', attempts: 2 });
   });
 
-  it('fails the dispatch for good when the approver left the account (or the account is gone), arming nothing', async () => {
+  describe('a job whose data was edited or forged', () => {
+    /** An armed device (its token live) with a second dispatch queued: the target of the edited jobs. */
+    async function target() {
+      const dev = await newDevice({ coalesceMs: 0 });
+      expect(await arm(dev)).toBe('armed');
+      const next = request({ deviceKey: dev.deviceKey, coalesceMs: 0 });
+      expect((await devices.requestDispatch(next)).outcome).toBe('queued');
+      return { dev, next, deviceBefore: await redis.hgetall(keys.device('acc-1', dev.deviceKey)) };
+    }
+
+    it.each([
+      ['its request id edited', { requestId: randomUUID() }],
+      ['its dispatch id edited to another dispatch', { dispatchId: 'other' }],
+      ['a shape of its own (extra or missing fields)', { wellFormed: false }],
+    ])('is refused when it has %s: nothing armed, refusal recorded on its dispatch', async (_case, edit: { requestId?: string; dispatchId?: string; wellFormed?: boolean }) => {
+      const { dev, next, deviceBefore } = await target();
+      const other = await newDevice();
+      const e = edit.dispatchId ? { dispatchId: other.dispatchId } : edit;
+      expect(await armJob(next, Date.now() + 60_000, 1, e)).toEqual({ outcome: 'refused', reason: 'job_data_mismatch' });
+      expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(deviceBefore);
+      expect(await devices.dispatch(next.dispatchId)).toMatchObject({ state: 'refused', lastErrorCode: 'job_data_mismatch' });
+      if (edit.dispatchId) expect((await devices.dispatch(other.dispatchId))?.refusedJobs).toBe(1);
+    });
+
+    it('is refused when it was added with an id of its own naming a real dispatch (dashboard "add job")', async () => {
+      const { dev, next, deviceBefore } = await target();
+      expect(await armJob(next, Date.now() + 60_000, 1, { jobId: '17' })).toEqual({ outcome: 'refused', reason: 'job_unknown' });
+      expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(deviceBefore);
+      // The real dispatch learns of it, and its own job still sends.
+      expect(await devices.dispatch(next.dispatchId)).toMatchObject({ state: 'queued', refusedJobs: 1 });
+      expect(await arm(next)).toBe('armed');
+    });
+  });
+
+  it('fails the dispatch for good when the approver left the account (or the account is gone), writing nothing else', async () => {
     const accountKey = `acc-${randomUUID()}`;
     await directory.putAccount(account(accountKey, [otherApprover]));
     const dev = await newDevice({ accountKey });
-    expect(await devices.armToken({ ...dev, tokenHash: 'a'.repeat(64), expiresAtMs: Date.now() + 1000, attempt: 3 })).toEqual({ outcome: 'approver_missing' });
+    expect(await armJob(dev, Date.now() + 1000, 3)).toEqual({ outcome: 'approver_missing' });
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'failed', lastErrorCode: 'approver_missing', attempts: 3 });
-    expect(await redis.hexists(keys.device(dev.deviceKey), 'token_hash')).toBe(0);
+    expect(await redis.hexists(keys.device(accountKey, dev.deviceKey), 'token_nonce')).toBe(0);
 
     const orphan = await newDevice({ accountKey: `acc-${randomUUID()}` });
-    expect(await arm(orphan, 'b'.repeat(64), Date.now() + 1000, 1)).toBe('approver_missing');
-    expect(await redis.hexists(keys.device(orphan.deviceKey), 'token_hash')).toBe(0);
+    expect(await arm(orphan)).toBe('approver_missing');
+    expect(await redis.hexists(keys.device(orphan.accountKey, orphan.deviceKey), 'token_nonce')).toBe(0);
   });
 
-  it('checks the approver before whether the dispatch is still the latest', async () => {
+  it('fails an SMS to a number outside the allowed country calling codes for good, arming nothing (data written before the rule)', async () => {
+    const accountKey = `acc-${randomUUID()}`;
+    await directory.putAccount(account(accountKey, [{ ...approver, phone_number: '+447700900123' }]));
+    const sms = await newDevice({ accountKey });
+    expect(await arm(sms)).toBe('country_not_allowed');
+    expect(await devices.dispatch(sms.dispatchId)).toMatchObject({ state: 'failed', lastErrorCode: 'country_not_allowed' });
+    expect(await redis.hexists(keys.device(accountKey, sms.deviceKey), 'token_nonce')).toBe(0);
+    // E-mail to the same approver is not an SMS.
+    const email = await newDevice({ accountKey, channel: 'email' });
+    expect(await arm(email)).toBe('armed');
+  });
+
+  it('checks whether the dispatch is still the latest before the approver', async () => {
     const accountKey = `acc-${randomUUID()}`;
     await directory.putAccount(account(accountKey, [approver]));
     const dev = await newDevice({ accountKey, coalesceMs: 0 });
     const second = request({ accountKey, deviceKey: dev.deviceKey, coalesceMs: 0 });
     expect((await devices.requestDispatch(second)).outcome).toBe('queued');
-    expect(await arm(dev, 'c'.repeat(64), Date.now() + 1000, 1)).toBe('superseded');
     await directory.putAccount(account(accountKey, [otherApprover]));
-    expect(await arm(second, 'd'.repeat(64), Date.now() + 1000, 1)).toBe('approver_missing');
-  });
-
-  it("does not fail a device of another account on the job's account, and gives no approver to send to", async () => {
-    const dev = await newDevice();
-    const foreign = `acc-${randomUUID()}`;
-    await directory.putAccount(account(foreign, [otherApprover]));
-    expect(await devices.armToken({ ...dev, accountKey: foreign, tokenHash: 'e'.repeat(64), expiresAtMs: Date.now() + 1000, attempt: 1 })).toEqual({ outcome: 'armed' });
-    expect((await devices.dispatch(dev.dispatchId))?.lastErrorCode).toBeUndefined();
+    expect(await arm(dev)).toBe('superseded');
+    expect(await arm(second)).toBe('approver_missing');
   });
 
   it('traces a sent message back to its dispatch for 7 days, per provider', async () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;
-    await arm(dev, 'f'.repeat(64), Date.now() + 1000, 1);
-    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', sid, Date.now() + 1000, 1);
+    await arm(dev);
+    await devices.markSent(dev, 'twilio', sid, Date.now() + 1000, 1);
     expect(await devices.dispatchIdForProviderMessage('twilio', sid)).toBe(dev.dispatchId);
     expect(await devices.dispatchIdForProviderMessage('ses', sid)).toBeUndefined();
     const ttl = await redis.ttl(keys.providerMessage('twilio', sid));
@@ -251,8 +395,8 @@ describe('DeviceRepository on Redis', () => {
   it('records delivery receipts on the dispatch, never letting an earlier status replace a later one', async () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;
-    await arm(dev, 'f'.repeat(64), Date.now() + 1000, 1);
-    await devices.markSent(dev.deviceKey, dev.dispatchId, 'twilio', sid, Date.now() + 1000, 1);
+    await arm(dev);
+    await devices.markSent(dev, 'twilio', sid, Date.now() + 1000, 1);
     const receipt = { provider: 'twilio', providerMessageId: sid, atMs: Date.parse('2025-01-02T03:04:05.000Z') };
 
     expect(await devices.recordDelivery(dev.dispatchId, { ...receipt, status: 'undelivered', rank: 4, errorCode: 'twilio_30003' })).toBe('recorded');

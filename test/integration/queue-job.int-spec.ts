@@ -34,7 +34,7 @@ describe('a BullMQ job written from a Lua script', () => {
     redis.disconnect();
   });
 
-  const payload = (): SendTokenPayload => ({ dispatchId: randomUUID(), accountKey: 'acc-1', deviceKey: randomUUID(), channel: 'sms', requestId: randomUUID() });
+  const payload = (): SendTokenPayload => ({ dispatchId: randomUUID(), requestId: randomUUID() });
 
   async function addViaScript(data: SendTokenPayload, timestampMs = Date.now()): Promise<string> {
     const job = writer.job(data.dispatchId, data, timestampMs);

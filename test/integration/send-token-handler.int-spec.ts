@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import Redis from 'ioredis';
-import { SendTokenHandler } from '../../apps/worker/src/send-token.handler';
+import { RefusedJobError, SendTokenHandler } from '../../apps/worker/src/send-token.handler';
 import { loadConfig } from '@lib/config';
 import type { SendTokenPayload } from '@lib/dispatch-contract';
-import { SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
+import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
 import { TransientSendError, type EmailMessage, type EmailSender, type SmsMessage, type SmsSender } from '@lib/notifications';
 import { DeviceRepository, DirectoryRepository, RedisKeys } from '@lib/store';
 import { DispatchQueue } from '../../apps/api/src/infrastructure/dispatch-queue';
@@ -41,7 +41,7 @@ class RecordingEmail implements EmailSender {
 describe('SendTokenHandler on Redis', () => {
   const prefix = uniquePrefix('send-token');
   const keys = new RedisKeys(prefix);
-  const config = loadConfig({ TOKEN_HASH_SECRET: 'send-token-handler-test-secret-0123456789' });
+  const config = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: 'send-token-handler-test-secret-0123456789', ADMIN_TOKEN: 'send-token-handler-admin-0123456789' });
   const crypto = new TokenCrypto(config.tokenHashSecret, config.tokenPolicy);
   let redis: Redis;
   let devices: DeviceRepository;
@@ -85,13 +85,15 @@ describe('SendTokenHandler on Redis', () => {
     const approvers = [approverOf(1), approverOf(2)];
     await directory.putAccount({ accountKey, clientKey: 'client-1', status: 'active', kind: 'regular', approvers });
     const deviceKey = randomUUID();
-    const dispatchId = await queueDispatch(accountKey, deviceKey, channel, { approverDocument: approvers[1].document_number });
-    return { accountKey, deviceKey, dispatchId, approvers, approver: approvers[1] };
+    const dispatch = await queueDispatch(accountKey, deviceKey, channel, { approverDocument: approvers[1].document_number });
+    return { accountKey, deviceKey, ...dispatch, approvers, approver: approvers[1] };
   }
 
+  /** Requests a send as the api does; returns the dispatch (id, request id, nonce). */
   async function queueDispatch(accountKey: string, deviceKey: string, channel: ContactType, create?: { approverDocument: string }) {
     const dispatchId = randomUUID();
     const requestId = randomUUID();
+    const codeNonce = TokenCrypto.newCodeNonce();
     const nowMs = Date.now();
     const result = await devices.requestDispatch(
       {
@@ -100,6 +102,7 @@ describe('SendTokenHandler on Redis', () => {
         dispatchId,
         requestId,
         channel,
+        codeNonce,
         destinationDigest: randomUUID(),
         maskedDestination: '+55*******0000',
         nowMs,
@@ -108,59 +111,56 @@ describe('SendTokenHandler on Redis', () => {
         perDeviceCap: 100,
         perDestinationCap: 100,
         windowMs: SEND_LIMIT_WINDOW_MS,
-        job: queue.job({ dispatchId, accountKey, deviceKey, channel, requestId }, nowMs),
+        job: queue.job({ dispatchId, requestId }, nowMs),
       },
-      create && { sessionId: randomUUID(), contactType: channel, approverDocument: create.approverDocument },
+      create && { sessionId: randomUUID(), contactType: channel, approverDocument: create.approverDocument, creationCap: 100, creationWindowMs: GUESS_LIMIT_WINDOW_MS },
     );
     expect(result.outcome).toBe('queued');
-    return dispatchId;
+    return { dispatchId, requestId, codeNonce };
   }
 
-  const job = (d: { accountKey: string; deviceKey: string; dispatchId: string }, channel: ContactType = 'sms', attemptsMade = 0) =>
-    ({
-      id: d.dispatchId,
-      data: { dispatchId: d.dispatchId, accountKey: d.accountKey, deviceKey: d.deviceKey, channel, requestId: randomUUID() },
-      attemptsMade,
-      opts: { attempts: 3 },
-    }) as unknown as Job<SendTokenPayload>;
+  /** The job of a dispatch as BullMQ hands it to the handler; `data` replaces its data (an edited job). */
+  const job = (d: { dispatchId: string; requestId: string }, attemptsMade = 0, data: unknown = { dispatchId: d.dispatchId, requestId: d.requestId }) =>
+    ({ id: d.dispatchId, data, attemptsMade, opts: { attempts: 3 } }) as unknown as Job<SendTokenPayload>;
+  const codeOf = (d: { dispatchId: string; codeNonce: string }) => crypto.codeFor(d.dispatchId, d.codeNonce);
 
   it("sends the dispatch's code to the device's approver and records the send", async () => {
     const dev = await pendingDevice();
     const result = await handler.handle(job(dev));
-    const code = crypto.tokenFor(dev.dispatchId);
+    const code = codeOf(dev);
     expect(sms.sent).toHaveLength(1);
     expect(sms.sent[0].to).toBe(dev.approver.phone_number);
     expect(sms.sent[0].body).toContain(code);
     expect(result).toEqual({ outcome: 'sent', provider: 'twilio', provider_message_id: expect.stringMatching(/^SM1-/) });
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', attempts: 1 });
-    expect(await redis.hmget(keys.device(dev.deviceKey), 'token_hash', 'token_dispatch_id')).toEqual([crypto.hashToken(dev.deviceKey, code), dev.dispatchId]);
+    expect(await redis.hmget(keys.device(dev.accountKey, dev.deviceKey), 'token_nonce', 'token_dispatch_id')).toEqual([dev.codeNonce, dev.dispatchId]);
   });
 
-  it('e-mails the approver (by name) for an e-mail dispatch', async () => {
+  it('e-mails the approver (by name) for an e-mail dispatch: the channel is the one the store recorded', async () => {
     const dev = await pendingDevice('email');
-    await handler.handle(job(dev, 'email'));
+    await handler.handle(job(dev));
     expect(sms.sent).toHaveLength(0);
     expect(email.sent).toHaveLength(1);
     expect(email.sent[0].to).toBe(dev.approver.email);
     expect(email.sent[0].body).toContain('Ana Conceição');
-    expect(email.sent[0].body).toContain(crypto.tokenFor(dev.dispatchId));
+    expect(email.sent[0].body).toContain(codeOf(dev));
   });
 
   it('sends the same code again when a transient failure is retried', async () => {
     const dev = await pendingDevice();
     sms.failures.push(new TransientSendError('http_503', 'unavailable'));
-    await expect(handler.handle(job(dev, 'sms', 0))).rejects.toBeInstanceOf(TransientSendError);
+    await expect(handler.handle(job(dev, 0))).rejects.toBeInstanceOf(TransientSendError);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'retrying', lastErrorCode: 'http_503', attempts: 1 });
-    await handler.handle(job(dev, 'sms', 1));
+    await handler.handle(job(dev, 1));
     expect(sms.sent).toHaveLength(1);
-    expect(sms.sent[0].body).toContain(crypto.tokenFor(dev.dispatchId));
+    expect(sms.sent[0].body).toContain(codeOf(dev));
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', attempts: 2 });
   });
 
   it('does not send a dispatch already recorded as sent a second time (its job re-run)', async () => {
     const dev = await pendingDevice();
     await handler.handle(job(dev));
-    expect(await handler.handle(job(dev, 'sms', 1))).toEqual({ outcome: 'skipped', reason: 'already_sent' });
+    expect(await handler.handle(job(dev, 1))).toEqual({ outcome: 'skipped', reason: 'already_sent' });
     expect(sms.sent).toHaveLength(1);
   });
 
@@ -169,12 +169,11 @@ describe('SendTokenHandler on Redis', () => {
     const second = await queueDispatch(dev.accountKey, dev.deviceKey, 'sms');
     expect(await handler.handle(job(dev))).toEqual({ outcome: 'skipped', reason: 'superseded' });
     await devices.disable(dev.accountKey, dev.deviceKey, Date.now());
-    expect(await handler.handle(job({ ...dev, dispatchId: second }))).toEqual({ outcome: 'skipped', reason: 'not_pending' });
-    expect(await handler.handle(job({ ...dev, deviceKey: randomUUID() }))).toEqual({ outcome: 'skipped', reason: 'gone' });
+    expect(await handler.handle(job(second))).toEqual({ outcome: 'skipped', reason: 'not_pending' });
     expect(sms.sent).toHaveLength(0);
   });
 
-  it("fails for good, sending nothing, when the approver is no longer on the account", async () => {
+  it('fails for good, sending nothing, when the approver is no longer on the account', async () => {
     const dev = await pendingDevice();
     await directory.putAccount({ accountKey: dev.accountKey, clientKey: 'client-1', status: 'active', kind: 'regular', approvers: [dev.approvers[0]] });
     const err = await handler.handle(job(dev)).catch((e: unknown) => e);
@@ -182,13 +181,35 @@ describe('SendTokenHandler on Redis', () => {
     expect((err as Error).message).toBe('approver_missing');
     expect(sms.sent).toHaveLength(0);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'failed', lastErrorCode: 'approver_missing', attempts: 1 });
-    expect(await redis.hexists(keys.device(dev.deviceKey), 'token_hash')).toBe(0);
+    expect(await redis.hexists(keys.device(dev.accountKey, dev.deviceKey), 'token_nonce')).toBe(0);
   });
 
-  it("skips, sending nothing, a job naming another account than the device's", async () => {
+  it('fails an SMS to a country calling code not allowed for good, without calling the provider', async () => {
     const dev = await pendingDevice();
-    const other = await pendingDevice();
-    expect(await handler.handle(job({ ...dev, accountKey: other.accountKey }))).toEqual({ outcome: 'skipped', reason: 'armed' });
+    await directory.putAccount({ accountKey: dev.accountKey, clientKey: 'client-1', status: 'active', kind: 'regular', approvers: [dev.approvers[0], { ...dev.approver, phone_number: '+2348012345678' }] });
+    const err = await handler.handle(job(dev)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect((err as Error).message).toBe('country_not_allowed');
     expect(sms.sent).toHaveLength(0);
+    expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'failed', lastErrorCode: 'country_not_allowed' });
+  });
+
+  it.each([
+    ['an account key added (the dashboard edit of the attack)', (d: { dispatchId: string; requestId: string }) => ({ ...d, accountKey: randomUUID() })],
+    ['a channel added', (d: { dispatchId: string; requestId: string }) => ({ ...d, channel: 'email' })],
+    ['another request id', (d: { dispatchId: string; requestId: string }) => ({ ...d, requestId: randomUUID() })],
+    ['another dispatch id', (d: { dispatchId: string; requestId: string }) => ({ ...d, dispatchId: randomUUID() })],
+    ['no data', () => null],
+  ])('refuses, sending nothing and leaving the token untouched, a job with %s', async (_case, edit) => {
+    const dev = await pendingDevice();
+    await handler.handle(job(dev)); // the device's first code is live
+    const second = await queueDispatch(dev.accountKey, dev.deviceKey, 'sms');
+    const before = await redis.hgetall(keys.device(dev.accountKey, dev.deviceKey));
+    const err = await handler.handle(job(second, 0, edit(second))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RefusedJobError);
+    expect(err).toBeInstanceOf(UnrecoverableError);
+    expect(sms.sent).toHaveLength(1);
+    expect(await redis.hgetall(keys.device(dev.accountKey, dev.deviceKey))).toEqual(before);
+    expect(await devices.dispatch(second.dispatchId)).toMatchObject({ state: 'refused', lastErrorCode: 'job_data_mismatch' });
   });
 });

@@ -57,6 +57,10 @@ describe(`${BURST} parallel requests against the limits`, () => {
           SEND_LIMIT_PER_DEVICE_PER_HOUR: String(DEVICE_CAP),
           SEND_LIMIT_PER_DESTINATION_PER_HOUR: String(DESTINATION_CAP),
           TOKEN_MAX_FAILED_ATTEMPTS: String(MAX_FAILED),
+          // Bursts on one account: the send caps and the per-device attempt limit are under test here, not the guess budgets.
+          DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
+          GUESS_LIMIT_PER_APPROVER_PER_DAY: '100000',
+          GUESS_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
         },
       });
       probe = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
@@ -69,7 +73,7 @@ describe(`${BURST} parallel requests against the limits`, () => {
 
     it(`${BURST} parallel resends of one device → all 202, exactly one send`, async () => {
       const d = await pendingDevice(stack, 'sms');
-      await keyExpired(stack, coalesceKey(stack, d.deviceKey));
+      await keyExpired(stack, coalesceKey(stack, d));
       const [createDispatch] = await dispatchIdsOf(stack, d.deviceKey);
       expect(await probe.finished(createDispatch)).toBe('completed');
       const jobsBefore = (await probe.counts()).completed;
@@ -122,7 +126,7 @@ describe(`${BURST} parallel requests against the limits`, () => {
       expect(stack.twilio.messages.filter((m) => m.to === approver.phone_number)).toHaveLength(DESTINATION_CAP);
       const refused = keys.filter((k) => !accepted.includes(k));
       const pipeline = stack.redis.pipeline();
-      for (const k of refused) pipeline.exists(`${stack.prefix}:device:${k}`);
+      for (const k of refused) pipeline.exists(stack.keys.device(accountKey, k));
       expect((await pipeline.exec())!.filter(([, n]) => n !== 0)).toEqual([]);
       figures.set('destination_cap_burst', { requests: BURST, cap: DESTINATION_CAP, accepted_202: accepted.length, refused_429: refused.length, messages_sent: DESTINATION_CAP, burst_ms: ms });
     }, 60_000);
@@ -134,7 +138,7 @@ describe(`${BURST} parallel requests against the limits`, () => {
       const counted = answers.filter((a) => a.body?.code === 'DTS000001' || (a.body?.code === 'OBD000099' && 'failed_attempts' in a.body.extra_fields));
       expect(counted).toHaveLength(MAX_FAILED);
       expect(answers.filter((a) => !counted.includes(a)).map((a) => `${a.status} ${a.body?.code}`)).toEqual(Array(BURST - MAX_FAILED).fill('400 OBD000099'));
-      expect(await stack.redis.hget(`${stack.prefix}:device:${d.deviceKey}`, 'failed_attempts')).toBe(String(MAX_FAILED));
+      expect(await stack.redis.hget(stack.keys.device(d.accountKey, d.deviceKey), 'failed_attempts')).toBe(String(MAX_FAILED));
       expect((await d.client.query(d.accountKey, d.deviceKey)).body.device_status).toBe('rejected');
       expect((await d.client.validate(d.accountKey, d.deviceKey, d.code)).body.code).toBe('OBD000099');
       figures.set('wrong_validation_burst', { requests: BURST, counted: counted.length, limit: MAX_FAILED, refused_before_compare: BURST - counted.length, burst_ms: ms });

@@ -17,7 +17,7 @@ import type { RecordedRequest } from '../fakes';
 import { sesError, twilioError } from '../fakes';
 import { Figures } from '../support/figures';
 import { QueueProbe } from '../support/queue-probe';
-import { TEST_REDIS_URL, scanKeys } from '../support/redis';
+import { TEST_REDIS_URL, scanMatching } from '../support/redis';
 import { Stack, codeIn, newApprover } from '../support/stack';
 
 const ATTEMPTS = 3;
@@ -96,7 +96,7 @@ describe('a provider down for the whole retry window, then retried from the dash
     expect(await probe.finished(newer)).toBe('completed');
     const newerCode = codeIn(stack.twilio.messages.find((m) => m.to === impatient.approver.phone_number)!.body);
 
-    const dispatchKeysBefore = (await scanKeys(stack.redis, `${stack.prefix}:dispatch`)).sort();
+    const dispatchKeysBefore = (await scanMatching(stack.redis, stack.keys.dispatch('*'))).sort();
 
     // The operator retries every failed job, as Bull Board's "Retry" does.
     const failedJobs = await probe.queue.getFailed();
@@ -106,7 +106,7 @@ describe('a provider down for the whole retry window, then retried from the dash
     expect(retried).toEqual(Array(devicesDown).fill('completed'));
 
     // No second code: no dispatch was added, each retried send carries the failed attempts' code.
-    expect((await scanKeys(stack.redis, `${stack.prefix}:dispatch`)).sort()).toEqual(dispatchKeysBefore);
+    expect((await scanMatching(stack.redis, stack.keys.dispatch('*'))).sort()).toEqual(dispatchKeysBefore);
     let secondCodes = 0;
     for (const d of devices.slice(1)) {
       const codes = requestsTo(d).map(codeIn);

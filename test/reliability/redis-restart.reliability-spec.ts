@@ -55,7 +55,8 @@ describe('Redis restarted during a steady stream of resends', () => {
       label: 'restart',
       redisUrl: redis.url,
       // Each resend is a send of its own (no coalescing with the creation's).
-      env: { RESEND_COALESCE_SECONDS: '0' },
+      // Many devices on one account: the outage, not the new-device cap, is under test.
+      env: { RESEND_COALESCE_SECONDS: '0', DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000' },
     });
     apiPid = stack.api.child.pid;
     workerPid = stack.worker!.child.pid;
@@ -156,7 +157,7 @@ describe('Redis restarted during a steady stream of resends', () => {
 
     // Persistence (AOF): every device created before the restart is still there.
     const exists = stack.redis.pipeline();
-    for (const d of devices) exists.exists(`${stack.prefix}:device:${d.deviceKey}`);
+    for (const d of devices) exists.exists(stack.keys.device(d.accountKey, d.deviceKey));
     expect((await exists.exec())!.filter(([, n]) => n !== 1)).toEqual([]);
 
     // Every 202 is dispatched: one more SMS to its approver (event-driven wait).

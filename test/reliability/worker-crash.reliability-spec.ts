@@ -67,6 +67,8 @@ describe('worker SIGKILLed in the middle of a batch', () => {
       label: 'crash',
       startWorker: false,
       env: {
+        // Hundreds of devices on one account: the load, not the new-device cap, is under test.
+        DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
         WORKER_CONCURRENCY: String(CONCURRENCY),
         WORKER_LOCK_DURATION_MS: String(LOCK_MS),
         WORKER_STALLED_INTERVAL_MS: String(STALLED_MS),
@@ -200,7 +202,7 @@ describe('worker SIGKILLed in the middle of a batch', () => {
 
     // The store agrees: every dispatch is recorded as sent, once per device.
     const pipeline = stack.redis.pipeline();
-    for (const t of targets) pipeline.hget(`${stack.prefix}:dispatch:${t.dispatchId}`, 'state');
+    for (const t of targets) pipeline.hget(stack.keys.dispatch(t.dispatchId!), 'state');
     const states = (await pipeline.exec())!.map(([, v]) => v);
     expect(states.filter((s) => s !== 'sent')).toEqual([]);
 

@@ -6,10 +6,10 @@
  * same headers (but the date), same bytes. Nothing of B's changes, and B's
  * device still takes its code afterwards.
  *
- * One thing is visible by design: device keys are one namespace (the
- * contract's DTS000003), so creating a device with a key B already uses
- * answers "already exists", exactly as for a key of A's own; it reveals no
- * data of B's and changes nothing, and keys are random v4 UUIDs.
+ * A device key belongs to its account: A creating a device with a key B
+ * already uses gets a device of its own (202), exactly as with a new key, so
+ * the key is neither revealed nor blocked, and both devices live on
+ * independently.
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpResult } from '../support/api-client';
@@ -112,12 +112,32 @@ describe("isolation: a client can neither read nor act on another client's accou
     });
   });
 
-  it("a device key B uses: \"already exists\" (DTS000003), exactly as a key of A's own; nothing of B's changes", async () => {
+  it("a device key B uses: A gets a device of its own (202), as with a new key; B's devices are untouched and both live on independently", async () => {
     const c = A.client;
-    const body = (key: string) => ({ device_key: key, session_id: randomUUID(), tfa_info: { approver_document_number: A.approver.document_number, contact_type: 'sms' } });
-    await unchanged(stack, [B, A], async () => {
-      for (const device of bDevices()) await same(() => c.createDevice(A.accountKey, body(device)), () => c.createDevice(A.accountKey, body(A.deviceKey)), 'DTS000003');
+    const body = (key: string) => ({ device_key: key, session_id: randomUUID(), tfa_info: { approver_document_number: A.approver.document_number, contact_type: 'email' } });
+    const bState = async () => ({
+      views: await Promise.all(bDevices().map(async (k) => (await B.client.query(B.accountKey, k)).body)),
+      stored: await Promise.all(bDevices().map((k) => stack.redis.hgetall(stack.keys.device(B.accountKey, k)))),
     });
+    const before = await bState();
+    const mailsBefore = stack.ses.messages.length;
+    const shape = (r: HttpResult) => ({ status: r.status, keys: Object.keys(r.body).sort(), device_status: r.body.device_status });
+    const fresh = await c.createDevice(A.accountKey, body(randomUUID()));
+    for (const device of bDevices()) {
+      const mine = await c.createDevice(A.accountKey, body(device));
+      expect(shape(mine)).toEqual(shape(fresh));
+      expect(mine.body.device_key).toBe(device);
+      compared += 1;
+    }
+    expect(await bState()).toEqual(before);
+
+    // A's device with B's pending key takes A's code; B's device with the same key still waits for B's.
+    const mail = await stack.ses.waitForMessages(mailsBefore + 1 + bDevices().length, 10_000);
+    const codes = mail.slice(mailsBefore).filter((m) => m.to.includes(A.approver.email)).map((m) => codeIn(m.body));
+    let registered = false;
+    for (const code of codes) registered ||= (await c.validate(A.accountKey, B.deviceKey, code)).status === 201;
+    expect(registered).toBe(true);
+    expect((await B.client.query(B.accountKey, B.deviceKey)).body.device_status).toBe('pending_2fa_approval');
   });
 
   it("B's signature replayed by A, and A's signature presented under B's client key: refused, nothing changes", async () => {

@@ -109,7 +109,7 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
 
     // 2. E-mail create, two resends inside the coalescing window (one send), then by SMS; registered, then disabled.
     const b = await track(await pendingDevice(stack, 'email', 'ed25519'));
-    await keyExpired(stack, coalesceKey(stack, b.deviceKey)); // out of the creation's 1 s window
+    await keyExpired(stack, coalesceKey(stack, b)); // out of the creation's 1 s window
     const [r1, r2] = await Promise.all([signed(b, 'PATCH', `${base(b)}/resend_token`), signed(b, 'PATCH', `${base(b)}/resend_token`, JSON.stringify({ contact_type: 'email' }))]);
     expect([r1.status, r2.status]).toEqual([202, 202]);
     await settle(b);
@@ -154,7 +154,7 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
 
     // 7. A worker killed while a send is in flight; another resumes the job (same code).
     const i = await track(await pendingDevice(stack, 'sms'));
-    await keyExpired(stack, coalesceKey(stack, i.deviceKey));
+    await keyExpired(stack, coalesceKey(stack, i));
     stack.twilio.delay(300);
     expect((await signed(i, 'PATCH', `${base(i)}/resend_token`, JSON.stringify({ contact_type: 'sms' }))).status).toBe(202);
     // The fake announces accepted messages only; its requests are polled, briefly and boundedly.
@@ -277,11 +277,12 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     expect(outside).toEqual([]);
   });
 
-  it('every job payload is identifiers, the channel and the request id', () => {
+  it('every job payload names its dispatch (its own id) and the request, nothing else: no nonce, no channel, no account', () => {
     for (const j of jobsText) {
-      const data = JSON.parse(j.text).job.data;
-      const payload = typeof data === 'string' ? JSON.parse(data) : data;
-      expect(Object.keys(payload).sort()).toEqual(['accountKey', 'channel', 'deviceKey', 'dispatchId', 'requestId']);
+      const job = JSON.parse(j.text).job;
+      const payload = typeof job.data === 'string' ? JSON.parse(job.data) : job.data;
+      expect(Object.keys(payload).sort()).toEqual(['dispatchId', 'requestId']);
+      expect(payload.dispatchId).toBe(job.id);
     }
   });
 });

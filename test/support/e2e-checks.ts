@@ -8,7 +8,7 @@
 import type { ClientKeyKind } from '@lib/request-signing';
 import { signRequest } from '@lib/request-signing';
 import { codeIn, type Approver, type Stack } from './stack';
-import { dumpValues, scanKeys } from './redis';
+import { dumpValues, scanKeys, scanMatching } from './redis';
 import { http, type DeviceApiClient, type HttpResult } from './api-client';
 
 export interface Envelope {
@@ -138,7 +138,7 @@ const UUID_TAIL = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$
 
 /** Number of dispatch records (one per token send requested). */
 export async function dispatchCount(stack: Stack): Promise<number> {
-  return (await scanKeys(stack.redis, `${stack.prefix}:dispatch`)).length;
+  return (await scanMatching(stack.redis, stack.keys.dispatch('*'))).length;
 }
 
 /** Number of BullMQ send-token jobs ever added (their hashes are kept after completion). */
@@ -177,7 +177,7 @@ export async function dispatchDone(stack: Stack, dispatchId: string, timeoutMs =
 /** The ids of every dispatch recorded for a device, oldest first. */
 export async function dispatchIdsOf(stack: Stack, deviceKey: string): Promise<string[]> {
   const found: { id: string; at: string }[] = [];
-  for (const key of await scanKeys(stack.redis, `${stack.prefix}:dispatch`)) {
+  for (const key of await scanMatching(stack.redis, stack.keys.dispatch('*'))) {
     const [device, id, at] = await stack.redis.hmget(key, 'device_key', 'dispatch_id', 'requested_at');
     if (device === deviceKey && id && at) found.push({ id, at });
   }
@@ -207,8 +207,8 @@ export async function keyExpired(stack: Stack, key: string, timeoutMs = 10_000):
 }
 
 /** The Redis key of a device's coalescing window. */
-export function coalesceKey(stack: Stack, deviceKey: string): string {
-  return `${stack.prefix}:limit:coalesce:${deviceKey}`;
+export function coalesceKey(stack: Stack, device: { accountKey: string; deviceKey: string }): string {
+  return stack.keys.coalesce(device.accountKey, device.deviceKey);
 }
 
 /** A device waiting for approval, with everything needed to act on it, and its delivered code. */

@@ -9,10 +9,15 @@ export function uniquePrefix(label: string): string {
 }
 
 export async function scanKeys(redis: Redis, prefix: string): Promise<string[]> {
+  return scanMatching(redis, `${prefix}:*`);
+}
+
+/** Every key matching a SCAN pattern, e.g. `keys.dispatch('*')`. */
+export async function scanMatching(redis: Redis, pattern: string): Promise<string[]> {
   const keys: string[] = [];
   let cursor = '0';
   do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     keys.push(...batch);
     cursor = next;
   } while (cursor !== '0');

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { generateClientKeyPair, type ClientKeyKind } from '@lib/request-signing';
+import { RedisKeys } from '@lib/store';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN, FakeSes, FakeTwilio } from '../fakes';
 import { AdminClient, DeviceApiClient } from './api-client';
 import { ServiceProcess } from './processes';
@@ -48,6 +49,8 @@ export function newApprover(): Approver {
 
 export class Stack {
   readonly prefix: string;
+  /** The service's key layout under this stack's prefix (tests never spell a key out themselves). */
+  readonly keys: RedisKeys;
   readonly twilio = new FakeTwilio();
   readonly ses = new FakeSes();
   readonly redis: Redis;
@@ -60,6 +63,7 @@ export class Stack {
 
   constructor(private readonly options: StackOptions) {
     this.prefix = uniquePrefix(options.label);
+    this.keys = new RedisKeys(this.prefix);
     this.redis = new Redis(options.redisUrl ?? TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
     this.redis.on('error', () => undefined);
   }

@@ -33,7 +33,7 @@ export class DispatchProcessor implements OnApplicationBootstrap, OnApplicationS
 
   onApplicationBootstrap(): void {
     const baseMs = this.config.retry.backoffMs;
-    this.worker = new Worker<SendTokenPayload, SendTokenResult>(DISPATCH_QUEUE, (job: Job<SendTokenPayload>) => this.observer.observe(job, () => this.handler.handle(job)), {
+    this.worker = new Worker<SendTokenPayload, SendTokenResult>(DISPATCH_QUEUE, (job: Job<SendTokenPayload>) => this.observer.observe(job, (context) => this.handler.handle(job, context)), {
       connection: this.connection,
       prefix: this.keys.queuePrefix,
       concurrency: this.config.worker.concurrency,

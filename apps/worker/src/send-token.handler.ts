@@ -1,10 +1,12 @@
 /**
- * One send-token job: make the token, then in one Redis script re-check the
- * device and its approver and store only the token's keyed hash (which
- * invalidates the previous token), hand the token to the provider, and
- * record the outcome on the dispatch.
+ * One send-token job: in one Redis script, decide from the store alone
+ * whether the job may send and to whom (the job names its dispatch, nothing
+ * more: ARM_TOKEN refuses one whose data was edited or forged) and arm the
+ * dispatch's code on the device, which invalidates the previous one; derive
+ * the code from the dispatch's nonce, hand it to the provider, and record the
+ * outcome on the dispatch.
  *
- * Retries of the same job re-create the same token (see TokenCrypto), so one
+ * Retries of the same job re-derive the same code (see TokenCrypto), so one
  * request never produces two different codes. Failures are never swallowed:
  * a transient one is re-thrown for BullMQ's backoff, a permanent one fails
  * the job at once (UnrecoverableError) and both are recorded on the dispatch.
@@ -15,8 +17,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '@lib/config';
-import type { SendTokenPayload } from '@lib/dispatch-contract';
-import { TokenCrypto, destinationOf, maskDestination, tokenExpiresAt } from '@lib/domain';
+import { isSendTokenPayload, type SendTokenPayload } from '@lib/dispatch-contract';
+import { TokenCrypto, destinationOf, maskDestination, tokenExpiresAt, type ContactType } from '@lib/domain';
 import {
   EMAIL_SENDER,
   PermanentSendError,
@@ -39,6 +41,25 @@ export type SendTokenResult =
   | { outcome: 'sent'; provider: string; provider_message_id: string }
   | { outcome: 'skipped'; reason: string };
 
+/** A job refused because its data disagrees with the store (edited or forged): it never runs again. */
+export class RefusedJobError extends UnrecoverableError {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'RefusedJobError';
+  }
+}
+
+/** A string field of untrusted job data ('' if absent or not a short string), to compare with the store. */
+const named = (data: unknown, field: string): string => {
+  const value = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[field] : undefined;
+  return typeof value === 'string' && value.length <= 128 ? value : '';
+};
+
+/** What the observer learns of a job while it runs: the channel, once the store has said it. */
+export interface SendContext {
+  channel?: ContactType;
+}
+
 @Injectable()
 export class SendTokenHandler {
   private readonly logger = new Logger('SendToken');
@@ -51,61 +72,71 @@ export class SendTokenHandler {
     @Inject(EMAIL_SENDER) private readonly email: EmailSender,
   ) {}
 
-  async handle(job: Job<SendTokenPayload>): Promise<SendTokenResult> {
-    const { dispatchId, deviceKey, accountKey, channel, requestId } = job.data;
+  async handle(job: Job<SendTokenPayload>, context: SendContext = {}): Promise<SendTokenResult> {
+    const data: unknown = job.data;
+    const wellFormed = isSendTokenPayload(data);
+    const dispatchId = job.id ?? '';
     const attempt = job.attemptsMade + 1;
     const maxAttempts = job.opts.attempts ?? 1;
+    const requestId = wellFormed ? data.requestId : 'unknown';
     const log = (msg: string) => `[request ${requestId}] [dispatch ${dispatchId}] ${msg}`;
 
-    // One round trip: the approver's lookup, the checks and the arming (ARM_TOKEN).
-    const token = this.crypto.tokenFor(dispatchId);
+    // One round trip: the store's checks and the arming (ARM_TOKEN).
     const armed = await this.devices.armToken({
-      accountKey,
-      deviceKey,
-      dispatchId,
-      tokenHash: this.crypto.hashToken(deviceKey, token),
+      jobId: dispatchId,
+      data: { dispatchId: named(data, 'dispatchId'), requestId: named(data, 'requestId'), wellFormed },
       expiresAtMs: tokenExpiresAt(this.config.tokenPolicy, Date.now()),
       attempt,
+      smsAllowedCountryCodes: this.config.smsAllowedCountryCodes,
     });
-    if (armed.outcome === 'approver_missing') {
-      // Recorded on the dispatch as failed by the script.
-      this.logger.warn(log('failed: the approver is no longer registered on the account'));
-      throw new UnrecoverableError('approver_missing');
-    }
-    const approver = armed.outcome === 'armed' ? armed.approver : undefined;
-    if (!approver) {
-      this.logger.log(log(`skipped: ${armed.outcome}`));
-      return { outcome: 'skipped', reason: armed.outcome };
+    switch (armed.outcome) {
+      case 'armed':
+        break;
+      case 'refused':
+        this.logger.warn(log(`refused: the job's data does not match its dispatch in the store (${armed.reason}); nothing sent`));
+        throw new RefusedJobError(armed.reason);
+      case 'approver_missing':
+      case 'country_not_allowed':
+        // Recorded on the dispatch as failed by the script.
+        this.logger.warn(log(armed.outcome === 'approver_missing' ? 'failed: the approver is no longer registered on the account' : 'failed: SMS to a country calling code not allowed (SMS_ALLOWED_COUNTRY_CODES)'));
+        throw new UnrecoverableError(armed.outcome);
+      default:
+        this.logger.log(log(`skipped: ${armed.outcome}`));
+        return { outcome: 'skipped', reason: armed.outcome };
     }
 
+    const { channel, approver } = armed;
+    context.channel = channel;
+    const code = this.crypto.codeFor(dispatchId, armed.codeNonce);
     const destination = destinationOf(approver, channel);
     const masked = maskDestination(channel, destination);
     let receipt: SendReceipt;
     const sender = channel === 'sms' ? this.sms : this.email;
     try {
-      const values = { code: token, minutes: ttlMinutes(this.config.tokenPolicy.ttlSeconds), name: approver.name };
+      const values = { code, minutes: ttlMinutes(this.config.tokenPolicy.ttlSeconds), name: approver.name };
       receipt =
         channel === 'sms'
           ? await this.sms.sendSms({ to: destination, body: renderSms(this.config.messages, values) })
           : await this.email.sendEmail({ to: destination, ...renderEmail(this.config.messages, values) });
     } catch (err) {
       const permanent = err instanceof PermanentSendError;
-      const code = err instanceof PermanentSendError || err instanceof TransientSendError ? err.code : 'unexpected_error';
+      const errorCode = err instanceof PermanentSendError || err instanceof TransientSendError ? err.code : 'unexpected_error';
       const final = permanent || attempt >= maxAttempts;
-      await this.devices.markFailure(dispatchId, final ? 'failed' : 'retrying', code, attempt);
-      this.logger.warn(log(`${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts}, ${code}${final ? ', giving up' : ', will retry'})`));
-      if (permanent) throw new UnrecoverableError(code);
+      await this.devices.markFailure(dispatchId, final ? 'failed' : 'retrying', errorCode, attempt);
+      this.logger.warn(log(`${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts}, ${errorCode}${final ? ', giving up' : ', will retry'})`));
+      if (permanent) throw new UnrecoverableError(errorCode);
       if (err instanceof TransientSendError) throw err;
       // Unknown failures are retried too, but without their text, which could echo request data.
-      throw new TransientSendError(code, `unexpected ${err instanceof Error ? err.name : 'error'} from ${sender.provider}`);
+      throw new TransientSendError(errorCode, `unexpected ${err instanceof Error ? err.name : 'error'} from ${sender.provider}`);
     }
 
     // The provider has the message now: from here on the job must not fail, or
-    // its retry would send the same token a second time. A Redis outage only
+    // its retry would send the same code a second time. A Redis outage only
     // delays (and at worst loses) the record of the send.
     const handed = `${channel} to ${masked} handed to ${sender.provider} (attempt ${attempt}, message ${receipt.providerMessageId})`;
+    const target = { accountKey: armed.accountKey, deviceKey: armed.deviceKey, dispatchId };
     const recorded = await this.recordSent(() =>
-      this.devices.markSent(deviceKey, dispatchId, sender.provider, receipt.providerMessageId, tokenExpiresAt(this.config.tokenPolicy, Date.now()), attempt),
+      this.devices.markSent(target, sender.provider, receipt.providerMessageId, tokenExpiresAt(this.config.tokenPolicy, Date.now()), attempt),
     );
     if (recorded) this.logger.log(log(handed));
     else this.logger.warn(log(`${handed}, but the send could not be recorded on the dispatch (store unavailable)`));

@@ -1,4 +1,4 @@
-import { backoffDelay, dispatchJobOptions, maxRetryWindowMs } from './index';
+import { backoffDelay, dispatchJobOptions, isSendTokenPayload, maxRetryWindowMs } from './index';
 
 describe('dispatch retry policy', () => {
   it('doubles the delay each attempt, with half of it jittered', () => {
@@ -16,5 +16,24 @@ describe('dispatch retry policy', () => {
     expect(opts.attempts).toBe(6);
     expect(opts.backoff).toEqual({ type: 'exponential-jitter' });
     expect(opts.removeOnFail).toEqual({ age: 7 * 24 * 3600 });
+  });
+});
+
+describe('the send-token payload', () => {
+  it('is the dispatch id and the request id, nothing else', () => {
+    expect(isSendTokenPayload({ dispatchId: 'd-1', requestId: 'r-1' })).toBe(true);
+    expect(isSendTokenPayload({ requestId: 'r-1', dispatchId: 'd-1' })).toBe(true);
+  });
+
+  it.each([
+    ['an extra field', { dispatchId: 'd-1', requestId: 'r-1', accountKey: 'a-1' }],
+    ['a missing request id', { dispatchId: 'd-1' }],
+    ['a number as id', { dispatchId: 1, requestId: 'r-1' }],
+    ['an empty id', { dispatchId: '', requestId: 'r-1' }],
+    ['an array', ['d-1', 'r-1']],
+    ['null', null],
+    ['a string', 'd-1'],
+  ])('refuses %s', (_case, data) => {
+    expect(isSendTokenPayload(data)).toBe(false);
   });
 });

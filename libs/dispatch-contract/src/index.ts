@@ -1,10 +1,11 @@
 /**
  * The queue contract shared by the API (producer) and the worker (consumer):
  * queue and job names, the typed payload and the job options. A payload
- * carries identifiers only: never a token, a secret or contact data, since
- * job data is stored in Redis and shown on the dashboard.
+ * names its dispatch and nothing the send depends on: job data is shown and
+ * can be edited on the dashboard, so the worker reads the device, account,
+ * channel and approver from the store (ARM_TOKEN) and refuses a job whose
+ * data disagrees with it. Never a code, a secret or contact data.
  */
-import type { ContactType } from '@lib/domain';
 
 export const DISPATCH_QUEUE = 'token-dispatch';
 
@@ -16,12 +17,19 @@ export type DispatchJobName = (typeof DispatchJobName)[keyof typeof DispatchJobN
 export interface SendTokenPayload {
   /** Identifies this send request; also the BullMQ job id. */
   dispatchId: string;
-  accountKey: string;
-  deviceKey: string;
-  channel: ContactType;
   /** Correlates the API request with every worker log line of this dispatch. */
   requestId: string;
 }
+
+/** Whether job data has exactly the payload's shape (two non-empty strings, nothing else). */
+export function isSendTokenPayload(data: unknown): data is SendTokenPayload {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) return false;
+  const keys = Object.keys(data).sort();
+  const d = data as Record<string, unknown>;
+  return keys.length === 2 && keys[0] === 'dispatchId' && keys[1] === 'requestId' && isId(d.dispatchId) && isId(d.requestId);
+}
+
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128;
 
 export interface DispatchJob {
   name: typeof DispatchJobName.sendToken;

@@ -38,7 +38,9 @@ export function maskDestination(channel: ContactType, destination: string): stri
 /**
  * Whether an E.164 number (`+5511…`) is in one of the country calling codes
  * SMS may go to (`['55']`): against SMS pumping, where an attacker makes the
- * bank pay for texts to premium numbers abroad.
+ * bank pay for texts to premium numbers abroad. Applied when an account is
+ * registered (admin API) and again by the worker before each SMS (ARM_TOKEN in
+ * libs/store applies the same prefix rule in Lua, on the stored number).
  */
 export function smsDestinationAllowed(phone: string, allowedCountryCodes: readonly string[]): boolean {
   return allowedCountryCodes.some((code) => phone.startsWith(`+${code}`));

@@ -1,26 +1,33 @@
 /**
- * Keyed cryptography for tokens, from one server secret (TOKEN_HASH_SECRET):
+ * Keyed cryptography for codes, from one server secret (TOKEN_HASH_SECRET):
  *
- * - `tokenFor(dispatchId)`: the code for one send request. It is drawn from
- *   HMAC-SHA256 under a derived key, seeded by the dispatch id (a random v4
- *   UUID made with the CSPRNG). Without the secret the output is
- *   indistinguishable from CSPRNG output; with it, a retry of the same
- *   dispatch re-creates the same code, so the plaintext never has to be
- *   stored anywhere to be re-sent. A new request has a new id, hence a new code.
- * - `hashToken`: what is stored, bound to the device.
- * - `matches`: constant-time comparison of a candidate with the stored hash.
+ * - `newCodeNonce()`: 256 bits from the CSPRNG, made by the api for each send
+ *   request and kept only on the dispatch record in the store (never in job
+ *   data, a response, the dashboard, a log or a metric).
+ * - `codeFor(dispatchId, nonce)`: the code of that send, drawn from
+ *   HMAC-SHA256 under a key derived from the secret, over the dispatch id
+ *   and the nonce. A retry or a crash recovery of the same dispatch
+ *   re-derives the same code, so the code itself is never stored; a new
+ *   request has a new nonce, hence a new code. Knowing the secret and
+ *   everything anyone outside sees (dispatch ids, job ids, timestamps) does
+ *   not give the code, for the nonce is missing; a copy of the store does not
+ *   either, for the secret is missing.
+ * - `matches`: constant-time comparison of a candidate with the code.
  * - `destinationDigest`: keys the per-destination send cap without putting a
  *   phone number or e-mail into a Redis key.
  *
  * Only node:crypto is imported: no framework, queue or SDK.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { ContactType } from './contact';
 import { tokenFromBytes, type TokenPolicy } from './token-policy';
 
+/** Bytes of a code nonce: 256 bits, twice the 128 the design asks for. */
+export const CODE_NONCE_BYTES = 32;
+
 export class TokenCrypto {
   private readonly deriveKey: Buffer;
-  private readonly hashKey: Buffer;
+  private readonly compareKey: Buffer;
   private readonly destinationKey: Buffer;
 
   constructor(
@@ -28,24 +35,27 @@ export class TokenCrypto {
     private readonly policy: Pick<TokenPolicy, 'alphabet' | 'length'>,
   ) {
     const sub = (label: string) => createHmac('sha256', secret).update(label).digest();
-    this.deriveKey = sub('device-2fa/token-derive/v1');
-    this.hashKey = sub('device-2fa/token-hash/v1');
+    this.deriveKey = sub('device-2fa/code-derive/v2');
+    this.compareKey = sub('device-2fa/code-compare/v2');
     this.destinationKey = sub('device-2fa/destination/v1');
   }
 
-  tokenFor(dispatchId: string): string {
+  /** A fresh nonce for one send request (base64url text). */
+  static newCodeNonce(): string {
+    return randomBytes(CODE_NONCE_BYTES).toString('base64url');
+  }
+
+  codeFor(dispatchId: string, nonce: string): string {
+    if (nonce.length === 0) throw new RangeError('a code needs its dispatch nonce');
     let block = 0;
-    return tokenFromBytes(this.policy, () => createHmac('sha256', this.deriveKey).update(`${dispatchId}:${block++}`).digest());
+    return tokenFromBytes(this.policy, () => createHmac('sha256', this.deriveKey).update(`${dispatchId}:${nonce}:${block++}`).digest());
   }
 
-  hashToken(deviceKey: string, token: string): string {
-    return createHmac('sha256', this.hashKey).update(`${deviceKey}:${token}`).digest('hex');
-  }
-
-  matches(storedHashHex: string, deviceKey: string, candidate: string): boolean {
-    const expected = Buffer.from(storedHashHex, 'hex');
-    const actual = Buffer.from(this.hashToken(deviceKey, candidate), 'hex');
-    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  /** Whether `candidate` is the code of that dispatch, compared in constant time. */
+  matches(dispatchId: string, nonce: string, candidate: string): boolean {
+    // Comparing keyed digests keeps the comparison constant-time whatever the lengths.
+    const digest = (code: string) => createHmac('sha256', this.compareKey).update(code).digest();
+    return timingSafeEqual(digest(this.codeFor(dispatchId, nonce)), digest(candidate));
   }
 
   destinationDigest(channel: ContactType, destination: string): string {

@@ -2,6 +2,7 @@
  * Devices, their status history, token state and send bookkeeping. Every
  * check-then-write runs as one Lua script (see device.scripts.ts).
  */
+import { randomUUID } from 'node:crypto';
 import type { RedisClient as Redis } from './redis-connection';
 import { DeviceStatus, isDeviceStatus, type Approver, type ContactType, type StatusEvent } from '@lib/domain';
 import {
@@ -25,6 +26,8 @@ export interface DispatchRequest {
   dispatchId: string;
   requestId: string;
   channel: ContactType;
+  /** The dispatch's code nonce (TokenCrypto.newCodeNonce): kept on the dispatch record only. */
+  codeNonce: string;
   /** Keyed digest of the destination address, for the per-destination cap. */
   destinationDigest: string;
   maskedDestination: string;
@@ -42,37 +45,56 @@ export interface NewDevice {
   sessionId: string;
   contactType: ContactType;
   approverDocument: string;
+  /** Devices the account may create within `creationWindowMs`. */
+  creationCap: number;
+  creationWindowMs: number;
 }
 
 export type DispatchRequestResult =
   | { outcome: 'queued' | 'coalesced'; dispatchId: string; channel: ContactType; requestId: string; createdAt?: string }
   | { outcome: 'exists' | 'not_found' | 'locked' }
   | { outcome: 'invalid_status'; status: string }
-  | { outcome: 'device_cap' | 'destination_cap'; retryAfterMs: number };
+  | { outcome: 'device_cap' | 'destination_cap' | 'creation_cap'; retryAfterMs: number };
+
+/** Limits a validation attempt is reserved under (see RESERVE_ATTEMPT). */
+export interface AttemptLimits {
+  maxFailedAttempts: number;
+  perApprover: number;
+  perAccount: number;
+  windowMs: number;
+}
 
 export type ReserveResult =
-  | { outcome: 'reserved'; tokenHash: string; tokenDispatchId: string; failedAttempts: number }
+  | { outcome: 'reserved'; tokenDispatchId: string; codeNonce: string; failedAttempts: number; reservation: string }
   | { outcome: 'not_found' | 'locked' | 'expired' }
-  | { outcome: 'invalid_status'; status: string };
+  | { outcome: 'invalid_status'; status: string }
+  | { outcome: 'approver_budget' | 'account_budget'; retryAfterMs: number };
 
+/** A send job as the worker received it: its id and its data, unchecked. */
 export interface ArmRequest {
-  /** The job's account: where the device's approver is looked up. */
-  accountKey: string;
-  deviceKey: string;
-  dispatchId: string;
-  tokenHash: string;
+  jobId: string;
+  /**
+   * What the job's data says: the dispatch it names and its request id ('' where the data has none),
+   * and whether the data has exactly the payload's shape.
+   */
+  data: { dispatchId: string; requestId: string; wellFormed: boolean };
   expiresAtMs: number;
   attempt: number;
+  smsAllowedCountryCodes: readonly string[];
 }
 
 /**
- * What the worker may do with a dispatch (see ARM_TOKEN). `armed` carries the
- * approver the token goes to; without one (the device is not the job
- * account's) nothing may be sent.
+ * What the worker may do with a job (see ARM_TOKEN). Only `armed` sends: it
+ * carries everything the send needs, read from the store.
  */
 export type ArmResult =
-  | { outcome: 'armed'; approver?: Approver }
-  | { outcome: 'approver_missing' | 'already_sent' | 'gone' | 'not_pending' | 'superseded' };
+  | { outcome: 'armed'; accountKey: string; deviceKey: string; channel: ContactType; codeNonce: string; approver: Approver }
+  | { outcome: 'refused'; reason: string }
+  | { outcome: 'approver_missing' | 'country_not_allowed' | 'already_sent' | 'gone' | 'not_pending' | 'superseded' };
+
+/** ARM_TOKEN's placeholders for the account key (\x01) and the device key (\x02) in a key template. */
+const ACCOUNT_SLOT = '\x01';
+const DEVICE_SLOT = '\x02';
 
 export type DeliveryRecordResult = 'recorded' | 'stale' | 'gone' | 'mismatch';
 
@@ -105,12 +127,13 @@ export class DeviceRepository {
     const reply = (await REQUEST_DISPATCH.run(
       this.redis,
       [
-        this.keys.device(req.deviceKey),
-        this.keys.deviceEvents(req.deviceKey),
-        this.keys.coalesce(req.deviceKey),
-        this.keys.deviceSends(req.deviceKey),
+        this.keys.device(req.accountKey, req.deviceKey),
+        this.keys.deviceEvents(req.accountKey, req.deviceKey),
+        this.keys.coalesce(req.accountKey, req.deviceKey),
+        this.keys.deviceSends(req.accountKey, req.deviceKey),
         this.keys.destinationSends(req.destinationDigest),
         this.keys.dispatch(req.dispatchId),
+        this.keys.deviceCreations(req.accountKey),
         ...req.job.keys,
       ],
       [
@@ -132,6 +155,10 @@ export class DeviceRepository {
         create?.contactType ?? '',
         create?.approverDocument ?? '',
         eventJson(DeviceStatus.pending, nowIso),
+        req.codeNonce,
+        req.deviceKey,
+        create?.creationCap ?? 0,
+        create?.creationWindowMs ?? 0,
         ...req.job.args,
       ],
     )) as string[];
@@ -144,6 +171,7 @@ export class DeviceRepository {
         return { outcome, status: a };
       case 'device_cap':
       case 'destination_cap':
+      case 'creation_cap':
         return { outcome, retryAfterMs: Number(a) };
       case 'exists':
       case 'not_found':
@@ -154,15 +182,15 @@ export class DeviceRepository {
     }
   }
 
-  async get(deviceKey: string): Promise<Device | undefined> {
-    const raw = await redisCall(() => this.redis.hgetall(this.keys.device(deviceKey)));
+  async get(accountKey: string, deviceKey: string): Promise<Device | undefined> {
+    const raw = await redisCall(() => this.redis.hgetall(this.keys.device(accountKey, deviceKey)));
     return toDevice(deviceKey, raw);
   }
 
   /** Device, status history and latest dispatch, in two round trips at most. */
-  async view(deviceKey: string): Promise<DeviceView | undefined> {
+  async view(accountKey: string, deviceKey: string): Promise<DeviceView | undefined> {
     const results = await redisCall(() =>
-      this.redis.multi().hgetall(this.keys.device(deviceKey)).lrange(this.keys.deviceEvents(deviceKey), 0, -1).exec(),
+      this.redis.multi().hgetall(this.keys.device(accountKey, deviceKey)).lrange(this.keys.deviceEvents(accountKey, deviceKey), 0, -1).exec(),
     );
     if (!results) throw new Error('device view transaction aborted');
     const [[e1, raw], [e2, events]] = results as [[Error | null, Record<string, string>], [Error | null, string[]]];
@@ -178,26 +206,48 @@ export class DeviceRepository {
     return toDispatch(raw);
   }
 
-  async reserveAttempt(accountKey: string, deviceKey: string, maxFailedAttempts: number, nowMs: number): Promise<ReserveResult> {
-    const [outcome, a, b, c] = (await RESERVE_ATTEMPT.run(this.redis, [this.keys.device(deviceKey)], [accountKey, maxFailedAttempts, nowMs])) as string[];
-    if (outcome === 'reserved') return { outcome, tokenHash: a, tokenDispatchId: b, failedAttempts: Number(c) };
-    if (outcome === 'invalid_status') return { outcome, status: a };
-    return { outcome: outcome as 'not_found' | 'locked' | 'expired' };
+  async reserveAttempt(accountKey: string, deviceKey: string, limits: AttemptLimits, nowMs: number): Promise<ReserveResult> {
+    const [outcome, a, b, c, d] = (await RESERVE_ATTEMPT.run(
+      this.redis,
+      [this.keys.device(accountKey, deviceKey), this.keys.guesses(accountKey)],
+      [accountKey, limits.maxFailedAttempts, nowMs, limits.perApprover, limits.perAccount, limits.windowMs, randomUUID()],
+    )) as string[];
+    switch (outcome) {
+      case 'reserved':
+        return { outcome, tokenDispatchId: a, codeNonce: b, failedAttempts: Number(c), reservation: d };
+      case 'invalid_status':
+        return { outcome, status: a };
+      case 'approver_budget':
+      case 'account_budget':
+        return { outcome, retryAfterMs: Number(a) };
+      case 'not_found':
+      case 'locked':
+      case 'expired':
+        return { outcome };
+      default:
+        throw new Error(`unexpected reply from ${RESERVE_ATTEMPT.name}: ${outcome}`);
+    }
   }
 
-  async completeValidation(deviceKey: string, tokenDispatchId: string, nowMs: number): Promise<{ outcome: 'created'; createdAt: string } | { outcome: 'changed' }> {
+  /** The reserved attempt matched: `reservation` is given back. */
+  async completeValidation(
+    accountKey: string,
+    deviceKey: string,
+    reserved: { tokenDispatchId: string; reservation: string },
+    nowMs: number,
+  ): Promise<{ outcome: 'created'; createdAt: string } | { outcome: 'changed' }> {
     const [outcome, createdAt] = (await COMPLETE_VALIDATION.run(
       this.redis,
-      [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
-      [tokenDispatchId, eventJson(DeviceStatus.created, new Date(nowMs).toISOString())],
+      [this.keys.device(accountKey, deviceKey), this.keys.deviceEvents(accountKey, deviceKey), this.keys.guesses(accountKey)],
+      [reserved.tokenDispatchId, eventJson(DeviceStatus.created, new Date(nowMs).toISOString()), reserved.reservation],
     )) as string[];
     return outcome === 'created' ? { outcome, createdAt } : { outcome: 'changed' };
   }
 
-  async failValidation(deviceKey: string, maxFailedAttempts: number, nowMs: number): Promise<{ locked: boolean; failedAttempts: number }> {
+  async failValidation(accountKey: string, deviceKey: string, maxFailedAttempts: number, nowMs: number): Promise<{ locked: boolean; failedAttempts: number }> {
     const [outcome, n] = (await FAIL_VALIDATION.run(
       this.redis,
-      [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
+      [this.keys.device(accountKey, deviceKey), this.keys.deviceEvents(accountKey, deviceKey)],
       [maxFailedAttempts, eventJson(DeviceStatus.rejected, new Date(nowMs).toISOString())],
     )) as string[];
     return { locked: outcome === 'locked', failedAttempts: Number(n) };
@@ -206,7 +256,7 @@ export class DeviceRepository {
   async disable(accountKey: string, deviceKey: string, nowMs: number): Promise<{ outcome: 'disabled' | 'already'; createdAt: string } | { outcome: 'not_found' }> {
     const [outcome, createdAt] = (await DISABLE_DEVICE.run(
       this.redis,
-      [this.keys.device(deviceKey), this.keys.deviceEvents(deviceKey)],
+      [this.keys.device(accountKey, deviceKey), this.keys.deviceEvents(accountKey, deviceKey)],
       [accountKey, eventJson(DeviceStatus.disabled, new Date(nowMs).toISOString())],
     )) as string[];
     if (outcome === 'not_found') return { outcome };
@@ -216,19 +266,34 @@ export class DeviceRepository {
   // --- worker side -----------------------------------------------------------
 
   /**
-   * Finds the device's approver on the job's account and arms the token, in
-   * one round trip; `approver_missing` is recorded on the dispatch as failed.
+   * Decides from the store whether a send job may send and arms its code
+   * (ARM_TOKEN); refusals, skips and permanent failures are recorded on the
+   * dispatch by the script.
    */
   async armToken(req: ArmRequest): Promise<ArmResult> {
-    const [outcome, approver] = (await ARM_TOKEN.run(
+    const [outcome, a, b, c, d, e] = (await ARM_TOKEN.run(
       this.redis,
-      [this.keys.device(req.deviceKey), this.keys.dispatch(req.dispatchId), this.keys.account(req.accountKey)],
-      [req.dispatchId, req.tokenHash, req.expiresAtMs, new Date().toISOString(), req.attempt, req.accountKey],
+      [this.keys.dispatch(req.jobId), this.keys.dispatch(req.data.dispatchId || req.jobId)],
+      [
+        req.jobId,
+        req.data.dispatchId,
+        req.data.requestId,
+        req.data.wellFormed ? '1' : '0',
+        new Date().toISOString(),
+        req.expiresAtMs,
+        req.attempt,
+        this.keys.account(ACCOUNT_SLOT),
+        this.keys.device(ACCOUNT_SLOT, DEVICE_SLOT),
+        req.smsAllowedCountryCodes.join(','),
+      ],
     )) as string[];
     switch (outcome) {
       case 'armed':
-        return approver === undefined ? { outcome } : { outcome, approver: JSON.parse(approver) as Approver };
+        return { outcome, accountKey: a, deviceKey: b, channel: c as ContactType, codeNonce: d, approver: JSON.parse(e) as Approver };
+      case 'refused':
+        return { outcome, reason: a };
       case 'approver_missing':
+      case 'country_not_allowed':
       case 'already_sent':
       case 'gone':
       case 'not_pending':
@@ -239,11 +304,17 @@ export class DeviceRepository {
     }
   }
 
-  async markSent(deviceKey: string, dispatchId: string, provider: string, providerMessageId: string, expiresAtMs: number, attempt: number): Promise<void> {
+  async markSent(
+    target: { accountKey: string; deviceKey: string; dispatchId: string },
+    provider: string,
+    providerMessageId: string,
+    expiresAtMs: number,
+    attempt: number,
+  ): Promise<void> {
     await MARK_SENT.run(
       this.redis,
-      [this.keys.device(deviceKey), this.keys.dispatch(dispatchId), this.keys.providerMessage(provider, providerMessageId)],
-      [dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, PROVIDER_MESSAGE_TTL_SECONDS],
+      [this.keys.device(target.accountKey, target.deviceKey), this.keys.dispatch(target.dispatchId), this.keys.providerMessage(provider, providerMessageId)],
+      [target.dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, PROVIDER_MESSAGE_TTL_SECONDS],
     );
   }
 
@@ -294,6 +365,7 @@ function toDispatch(raw: Record<string, string>): Dispatch | undefined {
   if (!raw.dispatch_id) return undefined;
   return {
     dispatchId: raw.dispatch_id,
+    accountKey: raw.account_key,
     deviceKey: raw.device_key,
     channel: raw.channel as ContactType,
     state: raw.state as DispatchState,
@@ -308,5 +380,6 @@ function toDispatch(raw: Record<string, string>): Dispatch | undefined {
     deliveryStatus: raw.delivery_status || undefined,
     deliveryErrorCode: raw.delivery_error_code || undefined,
     deliveryUpdatedAt: raw.delivery_updated_at || undefined,
+    refusedJobs: Number(raw.refused_jobs ?? 0),
   };
 }

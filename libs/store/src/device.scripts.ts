@@ -9,21 +9,26 @@ import { BULLMQ_ADD_STANDARD_JOB_LUA } from './queue-job';
 
 /**
  * Create a device (mode `create`) or request a resend (mode `resend`), apply
- * coalescing (same device, same channel, inside the window) and the send caps,
- * record the dispatch as queued and add its send job to the BullMQ queue, all
- * in one atomic step (see queue-job.ts). Nothing is written before every check
+ * the new-device cap per account (create), coalescing (same device, same
+ * channel, inside the window) and the send caps, record the dispatch as
+ * queued with its code nonce and add its send job to the BullMQ queue, all in
+ * one atomic step (see queue-job.ts). Nothing is written before every check
  * has passed; a coalesced request adds nothing, its dispatch's job exists.
  *
+ * The code nonce (a CSPRNG value, see TokenCrypto) lives only on the dispatch
+ * record: never in the job, a response or a log.
+ *
  * KEYS: 1 device, 2 device events, 3 coalesce, 4 device sends, 5 destination sends, 6 dispatch,
- *       7-15 the job's queue keys (QueueJobInsert.keys)
+ *       7 the account's device creations, 8-16 the job's queue keys (QueueJobInsert.keys)
  * ARGV: 1 mode, 2 account key, 3 now ms, 4 now ISO, 5 coalesce ms, 6 device cap,
  *       7 destination cap, 8 window ms, 9 dispatch id, 10 channel, 11 masked destination,
  *       12 max failed attempts, 13 dispatch ttl s, 14 request id,
  *       15 session id, 16 contact type, 17 approver document, 18 pending event JSON,
- *       19-21 the job's arguments (QueueJobInsert.args; its id is the dispatch id)
+ *       19 code nonce, 20 device key, 21 device creation cap, 22 device creation window ms,
+ *       23-25 the job's arguments (QueueJobInsert.args; its id is the dispatch id)
  * Returns: {'queued'|'coalesced', dispatchId, channel, requestId} or
  *          {'exists'} | {'not_found'} | {'locked'} | {'invalid_status', status} |
- *          {'device_cap'|'destination_cap', retryAfterMs}
+ *          {'device_cap'|'destination_cap'|'creation_cap', retryAfterMs}
  */
 export const REQUEST_DISPATCH = new LuaScript(
   'request-dispatch',
@@ -32,8 +37,16 @@ local mode = ARGV[1]
 local now = tonumber(ARGV[3])
 local windowMs = tonumber(ARGV[8])
 
+local function retry_after(key, window)
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(math.max(tonumber(oldest[2]) + window - now, 1000))
+end
+
 if mode == 'create' then
   if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+  local creationWindow = tonumber(ARGV[22])
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - creationWindow)
+  if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[21]) then return {'creation_cap', retry_after(KEYS[7], creationWindow)} end
 else
   local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'failed_attempts')
   if (not d[1]) or d[1] ~= ARGV[2] then return {'not_found'} end
@@ -52,19 +65,14 @@ else
   end
 end
 
-local function retry_after(key)
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  return tostring(math.max(tonumber(oldest[2]) + windowMs - now, 1000))
-end
-
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - windowMs)
-if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'device_cap', retry_after(KEYS[4])} end
+if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'device_cap', retry_after(KEYS[4], windowMs)} end
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - windowMs)
-if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then return {'destination_cap', retry_after(KEYS[5])} end
+if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then return {'destination_cap', retry_after(KEYS[5], windowMs)} end
 
 local jobId = bullmq_add_standard_job(
-  {KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]},
-  {ARGV[19], ARGV[20], ARGV[21]})
+  {KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]},
+  {ARGV[23], ARGV[24], ARGV[25]})
 if tostring(jobId) ~= ARGV[9] then return redis.error_reply('ERR send job not added: ' .. tostring(jobId)) end
 
 if mode == 'create' then
@@ -73,6 +81,8 @@ if mode == 'create' then
     'contact_type', ARGV[16], 'approver_document', ARGV[17], 'created_at', ARGV[4],
     'failed_attempts', '0')
   redis.call('RPUSH', KEYS[2], ARGV[18])
+  redis.call('ZADD', KEYS[7], now, ARGV[20])
+  redis.call('PEXPIRE', KEYS[7], ARGV[22])
 end
 redis.call('HSET', KEYS[1], 'latest_dispatch_id', ARGV[9])
 
@@ -85,7 +95,8 @@ if tonumber(ARGV[5]) > 0 then
 end
 
 redis.call('HSET', KEYS[6],
-  'dispatch_id', ARGV[9], 'device_key', string.match(KEYS[1], '[^:]+$'), 'channel', ARGV[10],
+  'dispatch_id', ARGV[9], 'account_key', ARGV[2], 'device_key', ARGV[20], 'channel', ARGV[10],
+  'request_id', ARGV[14], 'code_nonce', ARGV[19],
   'state', 'queued', 'attempts', '0', 'destination', ARGV[11],
   'requested_at', ARGV[4], 'updated_at', ARGV[4])
 redis.call('EXPIRE', KEYS[6], ARGV[13])
@@ -94,31 +105,61 @@ return {'queued', ARGV[9], ARGV[10], ARGV[14]}
 );
 
 /**
- * Reserve one validation attempt before the token is compared, so that any
- * number of concurrent guesses can never exceed the limit.
+ * Reserve one validation attempt before the code is compared, so that any
+ * number of concurrent guesses can never exceed a limit: the device's own
+ * (failed_attempts), and the guess budgets over a rolling window of the
+ * approver (account + document number) and of the whole account, across
+ * every device. A reservation is a member `<document>|<attempt id>` of the
+ * account's guess window; a match gives it back (COMPLETE_VALIDATION), a miss
+ * keeps it. An expired token (or none yet) reserves nothing.
  *
- * KEYS: 1 device. ARGV: 1 account key, 2 max failed attempts, 3 now ms
- * Returns {'reserved', tokenHash, tokenDispatchId, failedAttempts} or
- *         {'not_found'} | {'locked'} | {'invalid_status', status} | {'expired'}
+ * KEYS: 1 device, 2 the account's guess window.
+ * ARGV: 1 account key, 2 max failed attempts, 3 now ms, 4 approver budget, 5 account budget,
+ *       6 guess window ms, 7 attempt id
+ * Returns {'reserved', tokenDispatchId, codeNonce, failedAttempts, guess member} or
+ *         {'not_found'} | {'locked'} | {'invalid_status', status} | {'expired'} |
+ *         {'approver_budget'|'account_budget', retryAfterMs}
  */
 export const RESERVE_ATTEMPT = new LuaScript(
   'reserve-attempt',
   `
-local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'failed_attempts', 'token_hash', 'token_expires_at', 'token_dispatch_id')
+local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'failed_attempts', 'token_nonce', 'token_expires_at', 'token_dispatch_id', 'approver_document')
 if (not d[1]) or d[1] ~= ARGV[1] then return {'not_found'} end
 if d[2] == 'rejected' or tonumber(d[3] or '0') >= tonumber(ARGV[2]) then return {'locked'} end
 if d[2] ~= 'pending_2fa_approval' then return {'invalid_status', d[2]} end
-if (not d[4]) or (not d[5]) or tonumber(d[5]) <= tonumber(ARGV[3]) then return {'expired'} end
+local now = tonumber(ARGV[3])
+if (not d[4]) or (not d[5]) or (not d[6]) or tonumber(d[5]) <= now then return {'expired'} end
+
+local window = tonumber(ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+local guesses = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local retry = function(score) return tostring(math.max(tonumber(score) + window - now, 1000)) end
+if #guesses / 2 >= tonumber(ARGV[5]) then return {'account_budget', retry(guesses[2])} end
+local mine = d[7] .. '|'
+local count, oldest = 0, nil
+for i = 1, #guesses, 2 do
+  if string.sub(guesses[i], 1, #mine) == mine then
+    count = count + 1
+    oldest = oldest or guesses[i + 1]
+  end
+end
+if count >= tonumber(ARGV[4]) then return {'approver_budget', retry(oldest)} end
+
+local member = mine .. ARGV[7]
+redis.call('ZADD', KEYS[2], now, member)
+redis.call('PEXPIRE', KEYS[2], window)
 local n = redis.call('HINCRBY', KEYS[1], 'failed_attempts', 1)
-return {'reserved', d[4], d[6] or '', tostring(n)}
+return {'reserved', d[6], d[4], tostring(n), member}
 `,
 );
 
 /**
- * The reserved attempt matched: give the attempt back and register the device,
- * unless a resend replaced the token in the meantime.
+ * The reserved attempt matched: give the attempt back (on the device and in
+ * the guess window) and register the device, unless a resend replaced the
+ * token in the meantime.
  *
- * KEYS: 1 device, 2 events. ARGV: 1 token dispatch id seen at reservation, 2 event JSON
+ * KEYS: 1 device, 2 events, 3 the account's guess window.
+ * ARGV: 1 token dispatch id seen at reservation, 2 event JSON, 3 guess member
  * Returns {'created', createdAt} | {'changed'}
  */
 export const COMPLETE_VALIDATION = new LuaScript(
@@ -126,9 +167,10 @@ export const COMPLETE_VALIDATION = new LuaScript(
   `
 local d = redis.call('HMGET', KEYS[1], 'status', 'token_dispatch_id', 'created_at')
 redis.call('HINCRBY', KEYS[1], 'failed_attempts', -1)
+redis.call('ZREM', KEYS[3], ARGV[3])
 if d[1] ~= 'pending_2fa_approval' or (d[2] or '') ~= ARGV[1] then return {'changed'} end
 redis.call('HSET', KEYS[1], 'status', 'created')
-redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
+redis.call('HDEL', KEYS[1], 'token_nonce', 'token_expires_at')
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return {'created', d[3]}
 `,
@@ -149,7 +191,7 @@ local n = tonumber(d[2] or '0')
 if n >= tonumber(ARGV[1]) then
   if d[1] == 'pending_2fa_approval' then
     redis.call('HSET', KEYS[1], 'status', 'rejected')
-    redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
+    redis.call('HDEL', KEYS[1], 'token_nonce', 'token_expires_at')
     redis.call('RPUSH', KEYS[2], ARGV[2])
   end
   return {'locked', tostring(n)}
@@ -169,7 +211,7 @@ local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'created_at')
 if (not d[1]) or d[1] ~= ARGV[1] then return {'not_found'} end
 if d[2] == 'disabled' then return {'already', d[3]} end
 redis.call('HSET', KEYS[1], 'status', 'disabled')
-redis.call('HDEL', KEYS[1], 'token_hash', 'token_expires_at')
+redis.call('HDEL', KEYS[1], 'token_nonce', 'token_expires_at')
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return {'disabled', d[3]}
 `,
@@ -181,70 +223,114 @@ const DEVICE_STATUS_SET = `{ ${Object.values(DeviceStatus)
   .join(', ')} }`;
 
 /**
- * Worker, before handing a token to the provider, in one round trip: find the
- * device's approver on the job's account, then store the token's keyed hash
- * on the device (replacing, and so invalidating, the previous one) if this
- * dispatch is still the device's latest and the device still waits for
- * approval.
+ * Worker, before handing a code to the provider, in one round trip: decide
+ * from the store alone whether this job may send, and to whom, then arm the
+ * dispatch's code on the device (replacing, and so invalidating, the
+ * previous one). The job names its dispatch and nothing else the send
+ * depends on: the device, its account, the channel and the approver are read
+ * here, from the dispatch record the api wrote. Every check runs before the
+ * first write, and a refused job writes only its refusal.
  *
  * The checks, in order:
- * 1. A device of the job's account whose approver (`approver_document`) is no
- *    longer on the account: the dispatch fails for good (`approver_missing`),
- *    recorded on the dispatch here.
+ * 1. The job is the dispatch's own and says what the store says: its id is
+ *    the dispatch id, its data is well-formed (checked by the caller) and
+ *    names the same dispatch and request. Otherwise the job was edited or
+ *    forged (the dashboard can do both): it is `refused`, recorded on the
+ *    job's dispatch (state `refused`, unless already sent) and on the
+ *    dispatch its data names (a refusal count), and nothing is armed.
  * 2. A dispatch already recorded as sent is left alone: its job is running
  *    again because the worker that sent it died before acknowledging the job
  *    (BullMQ's stalled-job recovery), and sending it again would be a
  *    duplicate.
  * 3. No device (`gone`), a device no longer pending (`not_pending`), or a
  *    later dispatch on the device (`superseded`): the dispatch is skipped.
- * A device record is a hash with an `account_key` and a known status; the
- * approver is looked up only for one (a stray hash counts as no device).
+ * 4. The device's approver is no longer on the account (`approver_missing`),
+ *    or the send is an SMS to a number outside the allowed country calling
+ *    codes (`country_not_allowed`, see smsDestinationAllowed): the dispatch
+ *    fails for good.
  *
- * KEYS: 1 device, 2 dispatch, 3 the job's account.
- * ARGV: 1 dispatch id, 2 token hash, 3 expires at ms, 4 now ISO, 5 attempt, 6 the job's account key
- * Returns {'armed', approver JSON} ({'armed'} alone when no approver was found:
- *         the device belongs to another account, or is a stray hash) | {'approver_missing'} |
- *         {'already_sent'} | {'gone'} | {'not_pending'} | {'superseded'}
+ * KEYS: 1 the job's dispatch (by job id), 2 the dispatch the job's data names.
+ * ARGV: 1 job id, 2 data's dispatch id, 3 data's request id, 4 '1' when the data is well-formed,
+ *       5 now ISO, 6 token expires at ms, 7 attempt, 8 account key template, 9 device key template
+ *       (RedisKeys templates: \1 for the account key, \2 for the device key),
+ *       10 allowed SMS country calling codes, comma-separated
+ * Returns {'armed', accountKey, deviceKey, channel, codeNonce, approver JSON} |
+ *         {'refused', reason} | {'unknown_dispatch'} | {'already_sent'} | {'gone'} |
+ *         {'not_pending'} | {'superseded'} | {'approver_missing'} | {'country_not_allowed'}
  */
 export const ARM_TOKEN = new LuaScript(
   'arm-token',
   `
-local d = redis.call('HMGET', KEYS[1], 'account_key', 'status', 'approver_document', 'latest_dispatch_id')
-local statuses = ${DEVICE_STATUS_SET}
-local approver = nil
-if d[1] and d[1] ~= '' and statuses[d[2]] then
-  local raw = redis.call('GET', KEYS[3])
-  local account = raw and cjson.decode(raw)
-  if type(account) == 'table' then
-    for _, a in ipairs(account.approvers) do
-      if a.document_number == d[3] then
-        approver = a
-        break
-      end
-    end
-  end
-  if d[1] == ARGV[6] and not approver then
-    redis.call('HSET', KEYS[2], 'state', 'failed', 'last_error_code', 'approver_missing', 'attempts', ARGV[5], 'updated_at', ARGV[4])
-    return {'approver_missing'}
-  end
+local function key_of(template, accountKey, deviceKey)
+  local key = string.gsub(template, '\\1', function() return accountKey end)
+  if deviceKey then key = string.gsub(key, '\\2', function() return deviceKey end) end
+  return key
 end
-if redis.call('HGET', KEYS[2], 'state') == 'sent' then return {'already_sent'} end
-if not d[2] then
-  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_missing', 'updated_at', ARGV[4])
+local function set_state(key, state, code)
+  redis.call('HSET', key, 'state', state, 'last_error_code', code, 'attempts', ARGV[7], 'updated_at', ARGV[5])
+end
+
+local p = redis.call('HMGET', KEYS[1], 'dispatch_id', 'account_key', 'device_key', 'channel', 'request_id', 'state', 'code_nonce')
+local trusted = p[1] and ARGV[4] == '1' and ARGV[1] == p[1] and ARGV[2] == p[1] and ARGV[3] == p[5]
+if not trusted then
+  local reason = p[1] and 'job_data_mismatch' or 'job_unknown'
+  if p[1] and p[6] ~= 'sent' then
+    redis.call('HSET', KEYS[1], 'state', 'refused', 'last_error_code', reason, 'updated_at', ARGV[5])
+  end
+  if redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.call('HINCRBY', KEYS[2], 'refused_jobs', 1)
+    redis.call('HSET', KEYS[2], 'last_refusal', reason, 'last_refused_at', ARGV[5])
+  end
+  return {'refused', reason}
+end
+if p[6] == 'sent' then return {'already_sent'} end
+
+local deviceKey = key_of(ARGV[9], p[2], p[3])
+local d = redis.call('HMGET', deviceKey, 'account_key', 'status', 'approver_document', 'latest_dispatch_id')
+local statuses = ${DEVICE_STATUS_SET}
+if d[1] ~= p[2] or not statuses[d[2]] then
+  redis.call('HSET', KEYS[1], 'state', 'skipped', 'last_error_code', 'device_missing', 'updated_at', ARGV[5])
   return {'gone'}
 end
 if d[2] ~= 'pending_2fa_approval' then
-  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'device_' .. d[2], 'updated_at', ARGV[4])
+  redis.call('HSET', KEYS[1], 'state', 'skipped', 'last_error_code', 'device_' .. d[2], 'updated_at', ARGV[5])
   return {'not_pending'}
 end
-if d[4] ~= ARGV[1] then
-  redis.call('HSET', KEYS[2], 'state', 'skipped', 'last_error_code', 'superseded', 'updated_at', ARGV[4])
+if d[4] ~= p[1] then
+  redis.call('HSET', KEYS[1], 'state', 'skipped', 'last_error_code', 'superseded', 'updated_at', ARGV[5])
   return {'superseded'}
 end
-redis.call('HSET', KEYS[1], 'token_hash', ARGV[2], 'token_expires_at', ARGV[3], 'token_dispatch_id', ARGV[1])
-redis.call('HSET', KEYS[2], 'state', 'sending', 'attempts', ARGV[5], 'updated_at', ARGV[4])
-if approver then return {'armed', cjson.encode(approver)} end
-return {'armed'}
+
+local raw = redis.call('GET', key_of(ARGV[8], p[2]))
+local account = raw and cjson.decode(raw)
+local approver = nil
+if type(account) == 'table' and type(account.approvers) == 'table' then
+  for _, a in ipairs(account.approvers) do
+    if a.document_number == d[3] then
+      approver = a
+      break
+    end
+  end
+end
+if not approver then
+  set_state(KEYS[1], 'failed', 'approver_missing')
+  return {'approver_missing'}
+end
+if p[4] == 'sms' then
+  local allowed = false
+  for code in string.gmatch(ARGV[10], '[^,]+') do
+    local prefix = '+' .. code
+    if type(approver.phone_number) == 'string' and string.sub(approver.phone_number, 1, #prefix) == prefix then allowed = true end
+  end
+  if not allowed then
+    set_state(KEYS[1], 'failed', 'country_not_allowed')
+    return {'country_not_allowed'}
+  end
+end
+
+redis.call('HSET', deviceKey, 'token_nonce', p[7], 'token_expires_at', ARGV[6], 'token_dispatch_id', p[1])
+redis.call('HSET', KEYS[1], 'state', 'sending', 'attempts', ARGV[7], 'updated_at', ARGV[5])
+return {'armed', p[2], p[3], p[4], p[7], cjson.encode(approver)}
 `,
 );
 
@@ -261,7 +347,7 @@ return {'armed'}
 export const MARK_SENT = new LuaScript(
   'mark-sent',
   `
-if redis.call('HGET', KEYS[1], 'token_dispatch_id') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'token_hash') == 1 then
+if redis.call('HGET', KEYS[1], 'token_dispatch_id') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'token_nonce') == 1 then
   redis.call('HSET', KEYS[1], 'token_expires_at', ARGV[4])
 end
 redis.call('HSET', KEYS[2], 'state', 'sent', 'provider_message_id', ARGV[2], 'provider', ARGV[6], 'sent_at', ARGV[3], 'updated_at', ARGV[3], 'attempts', ARGV[5])

@@ -31,11 +31,13 @@ export interface Device {
   latestDispatchId?: string;
 }
 
-export type DispatchState = 'queued' | 'sending' | 'retrying' | 'sent' | 'failed' | 'skipped';
+/** `refused`: its job was edited or forged (see ARM_TOKEN) and sent nothing. */
+export type DispatchState = 'queued' | 'sending' | 'retrying' | 'sent' | 'failed' | 'skipped' | 'refused';
 
 /** The latest send of a token, as shown by the query endpoint. Never holds the token or a full address. */
 export interface Dispatch {
   dispatchId: string;
+  accountKey: string;
   deviceKey: string;
   channel: ContactType;
   state: DispatchState;
@@ -51,6 +53,8 @@ export interface Dispatch {
   deliveryStatus?: string;
   deliveryErrorCode?: string;
   deliveryUpdatedAt?: string;
+  /** Jobs naming this dispatch that were refused as edited or forged. */
+  refusedJobs: number;
 }
 
 export interface DeviceView {

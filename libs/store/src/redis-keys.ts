@@ -14,23 +14,36 @@ export class RedisKeys {
   account(accountKey: string): string {
     return `${this.prefix}:account:${accountKey}`;
   }
-  device(deviceKey: string): string {
-    return `${this.prefix}:device:${deviceKey}`;
+  /**
+   * A device belongs to its account: the same device key under two accounts
+   * (or two clients) names two devices, so nobody can learn of, or block,
+   * another account's device by its key.
+   */
+  device(accountKey: string, deviceKey: string): string {
+    return `${this.account(accountKey)}:device:${deviceKey}`;
   }
-  deviceEvents(deviceKey: string): string {
-    return `${this.prefix}:device:${deviceKey}:events`;
+  deviceEvents(accountKey: string, deviceKey: string): string {
+    return `${this.device(accountKey, deviceKey)}:events`;
   }
   dispatch(dispatchId: string): string {
     return `${this.prefix}:dispatch:${dispatchId}`;
   }
-  coalesce(deviceKey: string): string {
-    return `${this.prefix}:limit:coalesce:${deviceKey}`;
+  coalesce(accountKey: string, deviceKey: string): string {
+    return `${this.prefix}:limit:coalesce:${accountKey}:${deviceKey}`;
   }
-  deviceSends(deviceKey: string): string {
-    return `${this.prefix}:limit:device:${deviceKey}`;
+  deviceSends(accountKey: string, deviceKey: string): string {
+    return `${this.prefix}:limit:device:${accountKey}:${deviceKey}`;
   }
   destinationSends(destinationDigest: string): string {
     return `${this.prefix}:limit:destination:${destinationDigest}`;
+  }
+  /** Failed validations on any device of the account, in the guess window (members name the approver). */
+  guesses(accountKey: string): string {
+    return `${this.prefix}:limit:guesses:${accountKey}`;
+  }
+  /** Devices the account created, in the guess window. */
+  deviceCreations(accountKey: string): string {
+    return `${this.prefix}:limit:device-creations:${accountKey}`;
   }
   /** A provider's message id → the dispatch it carried (for delivery receipts). */
   providerMessage(provider: string, providerMessageId: string): string {

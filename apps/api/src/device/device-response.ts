@@ -28,6 +28,8 @@ export interface DeviceDetailsResponse extends DeviceStatusResponse {
     delivery_status: string | null;
     delivery_error_code: string | null;
     delivery_updated_at: string | null;
+    /** Queue jobs naming this send that were refused as edited or forged (ours). */
+    refused_jobs: number;
   };
 }
 
@@ -60,6 +62,7 @@ export function detailsResponse(view: DeviceView): DeviceDetailsResponse {
           delivery_status: dispatch.deliveryStatus ?? null,
           delivery_error_code: dispatch.deliveryErrorCode ?? null,
           delivery_updated_at: dispatch.deliveryUpdatedAt ?? null,
+          refused_jobs: dispatch.refusedJobs,
         }
       : null,
   };

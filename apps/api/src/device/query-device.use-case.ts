@@ -14,7 +14,7 @@ export class QueryDeviceUseCase {
 
   async execute(cmd: { clientKey: string; accountKey: string; deviceKey: string }): Promise<DeviceDetailsResponse> {
     await this.accounts.require(cmd.clientKey, cmd.accountKey);
-    const view = await this.devices.view(cmd.deviceKey);
+    const view = await this.devices.view(cmd.accountKey, cmd.deviceKey);
     if (!view || view.device.accountKey !== cmd.accountKey) throw new DomainError(ErrorCodes.deviceNotFound);
     return detailsResponse(view);
   }

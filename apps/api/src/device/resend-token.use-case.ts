@@ -32,7 +32,7 @@ export class ResendTokenUseCase {
 
   async execute(cmd: ResendTokenCommand): Promise<DeviceStatusResponse> {
     // Both reads are in flight at once.
-    const [accountRecord, device] = await Promise.all([this.directory.getAccount(cmd.accountKey), this.devices.get(cmd.deviceKey)]);
+    const [accountRecord, device] = await Promise.all([this.directory.getAccount(cmd.accountKey), this.devices.get(cmd.accountKey, cmd.deviceKey)]);
     const account = checkAccount(accountRecord, cmd.clientKey);
     if (!device || device.accountKey !== cmd.accountKey) throw new DomainError(ErrorCodes.deviceNotFound);
     // Early answers for the common refusals; the send request re-checks atomically.

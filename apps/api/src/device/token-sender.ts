@@ -3,12 +3,13 @@
  * records the dispatch and queues its job, in one atomic Lua script.
  * Shared by create and resend, which differ only in whether the device is new.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '@lib/config';
 import {
   DomainError,
   ErrorCodes,
+  GUESS_LIMIT_WINDOW_MS,
   SEND_LIMIT_WINDOW_MS,
   TokenCrypto,
   destinationOf,
@@ -28,11 +29,13 @@ export interface SendRequest {
   channel: ContactType;
   requestId: string;
   /** Present when the device is being created by this request. */
-  create?: NewDevice;
+  create?: Pick<NewDevice, 'sessionId' | 'contactType' | 'approverDocument'>;
 }
 
 @Injectable()
 export class TokenSender {
+  private readonly logger = new Logger('TokenSender');
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly devices: DeviceRepository,
@@ -54,6 +57,7 @@ export class TokenSender {
         dispatchId,
         requestId: req.requestId,
         channel: req.channel,
+        codeNonce: TokenCrypto.newCodeNonce(),
         destinationDigest: this.crypto.destinationDigest(req.channel, destination),
         maskedDestination: maskDestination(req.channel, destination),
         nowMs,
@@ -65,12 +69,13 @@ export class TokenSender {
         // Added by the same script that checks the rules and records the
         // dispatch: a queued dispatch always has its job. A coalesced request
         // adds none; it joins the job of the dispatch it joins.
-        job: this.queue.job(
-          { dispatchId, accountKey: req.accountKey, deviceKey: req.deviceKey, channel: req.channel, requestId: req.requestId },
-          nowMs,
-        ),
+        job: this.queue.job({ dispatchId, requestId: req.requestId }, nowMs),
       },
-      req.create,
+      req.create && {
+        ...req.create,
+        creationCap: this.config.guessLimits.deviceCreationsPerAccountPerDay,
+        creationWindowMs: GUESS_LIMIT_WINDOW_MS,
+      },
     );
     this.metrics.sendRequested(result.outcome);
 
@@ -86,6 +91,12 @@ export class TokenSender {
         throw new DomainError(ErrorCodes.attemptsExceeded);
       case 'invalid_status':
         throw new DomainError(ErrorCodes.invalidStatus, { device_status: result.status });
+      case 'creation_cap':
+        this.logger.warn(`account ${req.accountKey}: new-device limit reached (${this.config.guessLimits.deviceCreationsPerAccountPerDay} per day)`);
+        throw new DomainError(ErrorCodes.tooManyDevices, {
+          limit: 'device_creations_per_account_per_day',
+          retry_after_seconds: Math.ceil(result.retryAfterMs / 1000),
+        });
       case 'device_cap':
       case 'destination_cap':
         throw new DomainError(ErrorCodes.tooManyRequests, {

@@ -1,16 +1,20 @@
 /**
- * PUT /account/{account_key}/device/{device_key}/validate: check the token.
+ * PUT /account/{account_key}/device/{device_key}/validate: check the code.
  *
- * An attempt is reserved atomically before comparing, so concurrent guesses
- * can never get past the limit; a match gives the attempt back and registers
- * the device, a miss keeps it counted and, at the limit, locks the device.
- * Comparison is of keyed hashes, in constant time.
+ * An attempt is reserved atomically before comparing, under every limit at
+ * once (the device's failed-attempt limit and the guess budgets of its
+ * approver and of its account over a rolling day), so concurrent guesses can
+ * never get past one; a match gives the attempt back and registers the
+ * device, a miss keeps it counted and, at the device's limit, locks the
+ * device. The expected code is re-derived from the dispatch's nonce (kept in
+ * the store only) and compared in constant time.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AppConfig } from '@lib/config';
-import { DeviceStatus, DomainError, ErrorCodes, TokenCrypto } from '@lib/domain';
-import { DeviceRepository } from '@lib/store';
+import { DeviceStatus, DomainError, ErrorCodes, GUESS_LIMIT_WINDOW_MS, TokenCrypto } from '@lib/domain';
+import { DeviceRepository, type AttemptLimits } from '@lib/store';
 import { APP_CONFIG } from '../infrastructure/tokens';
+import { ApiMetrics } from '../observability/api-metrics';
 import { AccountAccess } from './account-access';
 import { statusResponse, type DeviceStatusResponse } from './device-response';
 
@@ -23,12 +27,23 @@ export interface ValidateTokenCommand {
 
 @Injectable()
 export class ValidateTokenUseCase {
+  private readonly logger = new Logger('ValidateToken');
+  private readonly limits: AttemptLimits;
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly accounts: AccountAccess,
     private readonly devices: DeviceRepository,
     private readonly crypto: TokenCrypto,
-  ) {}
+    private readonly metrics: ApiMetrics,
+  ) {
+    this.limits = {
+      maxFailedAttempts: config.tokenPolicy.maxFailedAttempts,
+      perApprover: config.guessLimits.perApproverPerDay,
+      perAccount: config.guessLimits.perAccountPerDay,
+      windowMs: GUESS_LIMIT_WINDOW_MS,
+    };
+  }
 
   async execute(cmd: ValidateTokenCommand): Promise<DeviceStatusResponse> {
     const { length } = this.config.tokenPolicy;
@@ -36,8 +51,8 @@ export class ValidateTokenUseCase {
       throw new DomainError(ErrorCodes.schema, { errors: [{ field: 'token', reason: `must have ${length} characters` }] });
     }
     await this.accounts.require(cmd.clientKey, cmd.accountKey);
-    const max = this.config.tokenPolicy.maxFailedAttempts;
-    const reserved = await this.devices.reserveAttempt(cmd.accountKey, cmd.deviceKey, max, Date.now());
+    const max = this.limits.maxFailedAttempts;
+    const reserved = await this.devices.reserveAttempt(cmd.accountKey, cmd.deviceKey, this.limits, Date.now());
     switch (reserved.outcome) {
       case 'not_found':
         throw new DomainError(ErrorCodes.deviceNotFound);
@@ -47,18 +62,30 @@ export class ValidateTokenUseCase {
         throw new DomainError(ErrorCodes.invalidStatus, { device_status: reserved.status });
       case 'expired':
         throw new DomainError(ErrorCodes.tokenExpired);
+      case 'approver_budget':
+      case 'account_budget': {
+        const perApprover = reserved.outcome === 'approver_budget';
+        this.metrics.guessLimitHit(perApprover ? 'per_approver' : 'per_account');
+        this.logger.warn(
+          `account ${cmd.accountKey}: failed-validation budget ${perApprover ? `of the device's approver (${this.limits.perApprover}` : `of the account (${this.limits.perAccount}`} per day) reached; device ${cmd.deviceKey} refused`,
+        );
+        throw new DomainError(ErrorCodes.guessBudgetExhausted, {
+          limit: perApprover ? 'failed_validations_per_approver_per_day' : 'failed_validations_per_account_per_day',
+          retry_after_seconds: Math.ceil(reserved.retryAfterMs / 1000),
+        });
+      }
       case 'reserved':
         break;
     }
 
-    if (this.crypto.matches(reserved.tokenHash, cmd.deviceKey, cmd.token)) {
-      const done = await this.devices.completeValidation(cmd.deviceKey, reserved.tokenDispatchId, Date.now());
+    if (this.crypto.matches(reserved.tokenDispatchId, reserved.codeNonce, cmd.token)) {
+      const done = await this.devices.completeValidation(cmd.accountKey, cmd.deviceKey, reserved, Date.now());
       if (done.outcome === 'created') return statusResponse(cmd.deviceKey, DeviceStatus.created, done.createdAt);
-      // A resend replaced the token between reservation and completion.
+      // A resend replaced the code between reservation and completion.
       throw new DomainError(ErrorCodes.incorrectToken, { attempts_remaining: Math.max(0, max - reserved.failedAttempts + 1) });
     }
 
-    const failed = await this.devices.failValidation(cmd.deviceKey, max, Date.now());
+    const failed = await this.devices.failValidation(cmd.accountKey, cmd.deviceKey, max, Date.now());
     if (failed.locked) throw new DomainError(ErrorCodes.attemptsExceeded, { failed_attempts: failed.failedAttempts });
     throw new DomainError(ErrorCodes.incorrectToken, { attempts_remaining: max - failed.failedAttempts });
   }

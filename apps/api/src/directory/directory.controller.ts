@@ -2,8 +2,11 @@
  * Internal admin API (ours): client integrations, accounts and approvers.
  * Used by ops tooling, the CLI and acceptance tests. Bearer admin token.
  */
-import { Body, Controller, HttpCode, Param, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Param, Put, UseGuards } from '@nestjs/common';
+import type { AppConfig } from '@lib/config';
+import { DomainError, ErrorCodes, smsDestinationAllowed } from '@lib/domain';
 import { ClientCache, DirectoryRepository } from '@lib/store';
+import { APP_CONFIG } from '../infrastructure/tokens';
 import { AdminAuthGuard } from '../auth/admin-auth.guard';
 import { ZodPipe } from '../http/zod-pipe';
 import { AnyUuid, PutAccountBody, PutClientBody, UuidV4 } from './directory.schemas';
@@ -11,10 +14,15 @@ import { AnyUuid, PutAccountBody, PutClientBody, UuidV4 } from './directory.sche
 @Controller('internal')
 @UseGuards(AdminAuthGuard)
 export class DirectoryController {
+  private readonly smsCountryCodes: readonly string[];
+
   constructor(
     private readonly directory: DirectoryRepository,
     private readonly clients: ClientCache,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.smsCountryCodes = config.smsAllowedCountryCodes;
+  }
 
   @Put('clients/:client_key')
   @HttpCode(200)
@@ -28,6 +36,14 @@ export class DirectoryController {
   @Put('accounts/:account_key')
   @HttpCode(200)
   async putAccount(@Param('account_key', new ZodPipe(UuidV4, 'account_key')) accountKey: string, @Body(new ZodPipe(PutAccountBody, '')) body: PutAccountBody) {
+    // SMS only where the bank sends them (SMS_ALLOWED_COUNTRY_CODES), against SMS pumping.
+    const foreign = body.approvers.flatMap((a, i) => (smsDestinationAllowed(a.phone_number, this.smsCountryCodes) ? [] : [i]));
+    if (foreign.length > 0) {
+      const allowed = this.smsCountryCodes.map((c) => `+${c}`).join(', ');
+      throw new DomainError(ErrorCodes.schema, {
+        errors: foreign.map((i) => ({ field: `approvers.${i}.phone_number`, reason: `must be a number in an allowed country calling code (${allowed})` })),
+      });
+    }
     await this.directory.putAccount({
       accountKey,
       clientKey: body.client_key,

@@ -11,7 +11,7 @@ import type { DeviceDetailsResponse, DeviceStatusResponse } from '../device/devi
 const isoTime = z.string().meta({ format: 'date-time' });
 const uuid = z.string().meta({ format: 'uuid' });
 const deviceStatus = z.enum(DeviceStatus);
-const DISPATCH_STATES = ['queued', 'sending', 'retrying', 'sent', 'failed', 'skipped'] as const satisfies readonly DispatchState[];
+const DISPATCH_STATES = ['queued', 'sending', 'retrying', 'sent', 'failed', 'skipped', 'refused'] as const satisfies readonly DispatchState[];
 
 export const DeviceStatusResponseSchema = z.object({
   device_key: uuid,
@@ -26,7 +26,7 @@ export const DeviceDetailsResponseSchema = DeviceStatusResponseSchema.extend({
   token_dispatch: z
     .object({
       dispatch_id: uuid,
-      state: z.enum(DISPATCH_STATES).meta({ description: "The worker's view of the send." }),
+      state: z.enum(DISPATCH_STATES).meta({ description: "The worker's view of the send. `refused`: its queue job was edited or forged and sent nothing." }),
       channel: z.string(),
       destination: z.string().meta({ description: 'Masked phone number or e-mail address.' }),
       attempts: z.number().int(),
@@ -42,6 +42,7 @@ export const DeviceDetailsResponseSchema = DeviceStatusResponseSchema.extend({
         .meta({ description: "The provider's latest delivery receipt (Twilio): `queued`, `sent`, `delivered`, `undelivered`, `failed`…; null until one arrives." }),
       delivery_error_code: z.string().nullable().meta({ description: "The provider's error code from the receipt, e.g. `twilio_30003`." }),
       delivery_updated_at: isoTime.nullable(),
+      refused_jobs: z.number().int().meta({ description: 'Queue jobs naming this send that were refused because their data did not match the store (edited or forged).' }),
     })
     .nullable()
     .meta({ description: '(ours) The latest token send, so a caller can see what happened to it. Never the token.' }),

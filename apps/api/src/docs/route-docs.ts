@@ -72,6 +72,8 @@ export const EXAMPLE_EXTRA_FIELDS: Partial<Record<ErrorCode, ExtraFields>> = {
   DTS000001: { attempts_remaining: 4 },
   DTS000002: { device_status: 'created' },
   DTS000004: { limit: 'per_device_per_hour', retry_after_seconds: 1800 },
+  DTS000013: { limit: 'failed_validations_per_approver_per_day', retry_after_seconds: 52_000 },
+  DTS000014: { limit: 'device_creations_per_account_per_day', retry_after_seconds: 7_200 },
   DTS000010: { reason: 'redis_unavailable' },
   DTS000012: { reason: 'X-Twilio-Signature header missing' },
 };
@@ -107,7 +109,7 @@ export const ROUTE_DOCS: RouteDoc[] = [
       },
     },
     success: { description: 'Device registered; token queued.', body: deviceStatusBody, example: statusExample('pending_2fa_approval') },
-    errors: [...CLIENT_AUTH, ...JSON_BODY, ...ACCOUNT, 'OBD000090', 'DTS000003', 'DTS000004', 'OBD000097', 'DTS000011'],
+    errors: [...CLIENT_AUTH, ...JSON_BODY, ...ACCOUNT, 'OBD000090', 'DTS000003', 'DTS000014', 'DTS000004', 'OBD000097', 'DTS000011'],
   },
   {
     controller: DeviceController,
@@ -139,7 +141,8 @@ export const ROUTE_DOCS: RouteDoc[] = [
     description:
       'A right token moves the device to `created`. A wrong one answers DTS000001 with `attempts_remaining` (ours); ' +
       'the failure that reaches the limit locks the device as `rejected` and answers OBD000099. ' +
-      'An expired token, or one not sent yet, answers DTS000005 and does not count as a failed attempt (ours).',
+      'An expired token, or one not sent yet, answers DTS000005 and does not count as a failed attempt (ours). ' +
+      "Failed validations are also budgeted per approver and per account over a rolling day, across every device (ours): past a budget, DTS000013 with `retry_after_seconds`.",
     security: 'client',
     body: {
       name: 'ValidateTokenBody',
@@ -149,7 +152,7 @@ export const ROUTE_DOCS: RouteDoc[] = [
       examples: { token: { summary: 'The 6-digit token', value: { token: '482913' } } },
     },
     success: { description: 'Token accepted; device registered.', body: deviceStatusBody, example: statusExample('created') },
-    errors: [...CLIENT_AUTH, ...JSON_BODY, ...ACCOUNT, 'OBD000100', 'DTS000002', 'DTS000005', 'DTS000001', 'OBD000099', 'DTS000010', 'DTS000011'],
+    errors: [...CLIENT_AUTH, ...JSON_BODY, ...ACCOUNT, 'OBD000100', 'DTS000002', 'DTS000005', 'DTS000013', 'DTS000001', 'OBD000099', 'DTS000010', 'DTS000011'],
   },
   {
     controller: DeviceController,
@@ -182,6 +185,7 @@ export const ROUTE_DOCS: RouteDoc[] = [
           delivery_status: 'delivered',
           delivery_error_code: null,
           delivery_updated_at: '2024-12-22T20:30:26.104Z',
+          refused_jobs: 0,
         },
       },
     },

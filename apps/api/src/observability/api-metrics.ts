@@ -14,6 +14,8 @@ import { DispatchQueue } from '../infrastructure/dispatch-queue';
 import { APP_CONFIG } from '../infrastructure/tokens';
 
 const HTTP_LABELS = ['method', 'route', 'status_code'] as const;
+export const GUESS_LIMITS = ['per_approver', 'per_account', 'device_creations_per_account'] as const;
+export type GuessLimit = (typeof GUESS_LIMITS)[number];
 const VALIDATION_FAILURES: Partial<Record<string, 'incorrect' | 'locked' | 'expired'>> = {
   [ErrorCodes.incorrectToken]: 'incorrect',
   [ErrorCodes.attemptsExceeded]: 'locked',
@@ -27,6 +29,7 @@ export class ApiMetrics {
   private readonly sendLimitRejections: Counter<'limit'>;
   private readonly coalesced: Counter;
   private readonly validationFailures: Counter<'outcome'>;
+  private readonly guessLimitRejections: Counter<'limit'>;
 
   constructor(registry: MetricsRegistry, queue: DispatchQueue, @Inject(APP_CONFIG) config: AppConfig) {
     const registers = [registry];
@@ -60,6 +63,13 @@ export class ApiMetrics {
       labelNames: ['outcome'] as const,
       registers,
     });
+    this.guessLimitRejections = new Counter({
+      name: `${METRIC_PREFIX}guess_limit_rejections_total`,
+      help: 'Requests refused by a guess budget (429 DTS000013 / DTS000014), by limit: failed validations per approver or per account, new devices per account.',
+      labelNames: ['limit'] as const,
+      registers,
+    });
+    for (const limit of GUESS_LIMITS) this.guessLimitRejections.inc({ limit }, 0);
     for (const limit of ['per_device', 'per_destination']) this.sendLimitRejections.inc({ limit }, 0);
     for (const outcome of ['incorrect', 'locked', 'expired']) this.validationFailures.inc({ outcome }, 0);
     registerQueueDepthGauge(registry, queue.bullQueue, config.redis.commandTimeoutMs);
@@ -76,6 +86,11 @@ export class ApiMetrics {
     if (outcome === 'coalesced') this.coalesced.inc();
     else if (outcome === 'device_cap') this.sendLimitRejections.inc({ limit: 'per_device' });
     else if (outcome === 'destination_cap') this.sendLimitRejections.inc({ limit: 'per_destination' });
+    else if (outcome === 'creation_cap') this.guessLimitHit('device_creations_per_account');
+  }
+
+  guessLimitHit(limit: GuessLimit): void {
+    this.guessLimitRejections.inc({ limit });
   }
 
   /** Counts `err` if it is a failed validation (wrong token, locked device, expired token). */

@@ -8,6 +8,7 @@ import { UnrecoverableError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { Store, storage } from 'nestjs-pino/storage';
 import type { SendTokenPayload } from '@lib/dispatch-contract';
+import { RefusedJobError, type SendContext } from '../send-token.handler';
 import { WorkerMetrics } from './worker-metrics';
 
 @Injectable()
@@ -17,24 +18,25 @@ export class DispatchObserver {
     private readonly metrics: WorkerMetrics,
   ) {}
 
-  /** Runs `work` with the job's log fields. */
+  /** Runs `work` with the job's log fields (its id is the dispatch id; the request id is whatever the data says, for correlation only). */
   inContext<T>(job: Job<SendTokenPayload> | undefined, work: () => T): T {
     if (!job) return work();
     const root = PinoLogger.root ?? storage.exit(() => this.pino.logger);
-    return storage.run(new Store(root.child({ requestId: job.data.requestId, dispatchId: job.data.dispatchId })), work);
+    const requestId = typeof job.data?.requestId === 'string' ? job.data.requestId.slice(0, 64) : undefined;
+    return storage.run(new Store(root.child({ requestId, dispatchId: job.id })), work);
   }
 
-  /** Runs one attempt of the job in its log context and counts how it ended. */
-  observe<R extends { outcome: 'sent' | 'skipped' }>(job: Job<SendTokenPayload>, attempt: () => Promise<R>): Promise<R> {
-    const { channel } = job.data;
+  /** Runs one attempt of the job in its log context and counts how it ended, by the channel the store gave it. */
+  observe<R extends { outcome: 'sent' | 'skipped' }>(job: Job<SendTokenPayload>, attempt: (context: SendContext) => Promise<R>): Promise<R> {
+    const context: SendContext = {};
     return this.inContext(job, async () => {
       try {
-        const result = await attempt();
-        this.metrics.dispatchFinished(channel, result.outcome);
+        const result = await attempt(context);
+        this.metrics.dispatchFinished(context.channel, result.outcome);
         return result;
       } catch (err) {
         const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        this.metrics.dispatchFinished(channel, final ? 'failed' : 'retried');
+        this.metrics.dispatchFinished(context.channel, err instanceof RefusedJobError ? 'refused' : final ? 'failed' : 'retried');
         throw err;
       }
     });

@@ -14,9 +14,10 @@ import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/ob
 import { RedisKeys, type RedisClient as Redis } from '@lib/store';
 import { APP_CONFIG, STORE } from '../worker.tokens';
 
-export type DispatchOutcome = 'sent' | 'skipped' | 'retried' | 'failed';
-const OUTCOMES: DispatchOutcome[] = ['sent', 'skipped', 'retried', 'failed'];
-const CHANNELS: ContactType[] = ['sms', 'email'];
+export type DispatchOutcome = 'sent' | 'skipped' | 'retried' | 'failed' | 'refused';
+const OUTCOMES: DispatchOutcome[] = ['sent', 'skipped', 'retried', 'failed', 'refused'];
+/** `none`: the job ended before the store named its channel (refused, skipped, or a store failure). */
+const CHANNELS: (ContactType | 'none')[] = ['sms', 'email', 'none'];
 
 @Injectable()
 export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
@@ -34,7 +35,7 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
     const registers = [registry];
     this.dispatches = new Counter({
       name: `${METRIC_PREFIX}dispatches_total`,
-      help: 'Send-token job attempts by channel and outcome: sent, skipped (superseded or no longer pending), retried (will run again), failed (for good).',
+      help: 'Send-token job attempts by channel and outcome: sent, skipped (superseded or no longer pending), retried (will run again), failed (for good), refused (job data edited or forged).',
       labelNames: ['channel', 'outcome'] as const,
       registers,
     });
@@ -69,9 +70,9 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
     await this.queue?.close();
   }
 
-  dispatchFinished(channel: ContactType, outcome: DispatchOutcome): void {
-    this.dispatches.inc({ channel, outcome });
-    if (outcome === 'retried') this.retries.inc({ channel });
+  dispatchFinished(channel: ContactType | undefined, outcome: DispatchOutcome): void {
+    this.dispatches.inc({ channel: channel ?? 'none', outcome });
+    if (outcome === 'retried') this.retries.inc({ channel: channel ?? 'none' });
   }
 
   /** Runs one provider request, timing it by how it ended. */
