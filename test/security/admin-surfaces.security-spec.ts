@@ -262,7 +262,7 @@ describe('admin surfaces refuse callers without credentials', () => {
       expect(await queueState()).toEqual(before);
       expect(before.failedJob?.state).toBe('failed');
       figures.set('dashboard_cross_origin_refused', mutating.length * attempts.length);
-      figures.set('dashboard_mutating_routes_covered', mutating.map(([m, p]) => `${m} ${p.replace(failedJobId, ':jobId')}`));
+      figures.set('dashboard_mutating_routes_covered', mutating.map(([m, p, body]) => `${m} ${p.replace(failedJobId, ':jobId')}${m === 'POST' && body === undefined ? ' (no body)' : ''}`));
     });
 
     it('the same calls same-origin (browser) or with the admin token and no Origin (tools) are accepted', async () => {
