@@ -10,16 +10,24 @@
  *   ids and codes only;
  * - in a real Chromium (Debian's, driven by playwright-core): refused without
  *   credentials, then the queue, its Completed and Failed tabs with one job
- *   each, and a full-page screenshot in test/artifacts/bull-board.png.
+ *   each, and a full-page screenshot in test/artifacts/bull-board.png; a page
+ *   of another origin (a second local server), opened by a browser logged into
+ *   the board, neither changes the queue with the browser's credentials nor
+ *   shows the board in a frame; and the board's own Retry all button (a PUT
+ *   from its own page) still works.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { FAKE_TWILIO_AUTH_TOKEN } from '../fakes';
 import { http, type HttpResult } from '../support/api-client';
+import { HARDENED, hardeningOf } from '../support/board-checks';
 import { expectError } from '../support/e2e-checks';
+import { parseLogLines } from '../support/logs';
 import { TEST_REDIS_URL } from '../support/redis';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn } from '../support/stack';
 
@@ -260,6 +268,16 @@ describe('queue dashboard (Bull Board)', () => {
       return context;
     }
 
+    /** What a page elsewhere must not be able to change: counts per state, the failed job, the pause flag. */
+    async function queueState() {
+      const job = await queue.getJob(failedId);
+      return {
+        counts: await queue.getJobCounts(),
+        failedJob: job && { state: await job.getState(), data: job.data, attemptsMade: job.attemptsMade },
+        paused: await queue.isPaused(),
+      };
+    }
+
     async function openTab(page: Page, base: string, tab: 'COMPLETED' | 'FAILED', jobId: string): Promise<void> {
       await page.getByRole('link', { name: tab }).click();
       await page.waitForURL(`${stack.apiUrl}${base}/queue/${QUEUE}?status=${tab.toLowerCase()}`);
@@ -297,8 +315,14 @@ describe('queue dashboard (Bull Board)', () => {
       const context = await offline(await browser.newContext({ httpCredentials: FULL_USER, viewport: { width: 1280, height: 800 } }));
       try {
         const page = await context.newPage();
+        // What the board's Content-Security-Policy blocks, as Chromium reports it.
+        const refusedByPolicy: string[] = [];
+        page.on('console', (message) => {
+          if (/Content Security Policy/.test(message.text())) refusedByPolicy.push(message.text());
+        });
         const res = await page.goto(`${stack.apiUrl}/admin/queues`);
         expect(res?.status()).toBe(200);
+        expect(hardeningOf((name) => res!.headers()[name])).toEqual(HARDENED);
         await page.getByRole('link', { name: QUEUE }).first().click();
         await page.waitForURL(`${stack.apiUrl}/admin/queues/queue/${QUEUE}`);
 
@@ -309,8 +333,13 @@ describe('queue dashboard (Bull Board)', () => {
 
         mkdirSync(join(SCREENSHOT, '..'), { recursive: true });
         await page.screenshot({ path: SCREENSHOT, fullPage: true });
+        // The job's data, highlighted by the board's web worker.
+        await page.getByRole('tab', { name: 'Data' }).first().click();
+        await page.getByText(failedId).nth(1).waitFor();
         const html = await page.content();
         for (const value of forbidden) expect({ value, shown: containsToken(html, value) }).toEqual({ value, shown: false });
+        // The policy keeps out the Google Fonts stylesheet the page names, and nothing the board needs.
+        expect(refusedByPolicy.filter((text) => !text.includes('https://fonts.googleapis.com/'))).toEqual([]);
       } finally {
         await context.close();
       }
@@ -331,16 +360,130 @@ describe('queue dashboard (Bull Board)', () => {
         await context.close();
       }
     }, 30_000);
-  });
 
-  describe('with full access', () => {
-    // Run last: it changes the queue the other cases look at. It also shows
-    // that the calls refused above reach a real route of the board.
-    it('retries the failed job through the same board API', async () => {
-      const res = await board(`/admin/queues/api/queues/${QUEUE}/${failedId}/retry`, basic(FULL_USER), { method: 'PUT' });
-      expect(res.status).toBe(204);
-      await (await queue.getJob(failedId))!.waitUntilFinished(events, 15_000);
-      expect(await queue.getJobState(failedId)).toBe('completed');
+    describe('attacked from a page of another origin', () => {
+      let foreign: Server;
+      let foreignUrl: string;
+
+      /**
+       * The attacker's page, on another port of the same host (another origin,
+       * the same site: Chromium shares its credentials with it): it frames the
+       * board and fires what a page can send the board without a CORS grant, a
+       * bodiless no-cors POST to Bull Board's add route (once more with a
+       * text body), a PUT to the retry route (needs a preflight), and a form
+       * POST to the add route, then marks itself done.
+       */
+      const attackPage = (boardUrl: string) => `<!doctype html>
+<html><head><title>cat pictures</title></head><body>
+<iframe id="framed" src="${boardUrl}/" width="900" height="500"></iframe>
+<iframe id="sink" name="sink"></iframe>
+<form id="form" method="POST" action="${boardUrl}/api/queues/${QUEUE}/add" target="sink"><input type="hidden" name="name" value="send-token"></form>
+<script>
+(async () => {
+  const api = ${JSON.stringify(`${boardUrl}/api/queues/${QUEUE}`)};
+  const outcome = {};
+  const attempt = async (name, url, init) => {
+    try { const res = await fetch(url, { credentials: 'include', ...init }); outcome[name] = res.type === 'opaque' ? 'opaque' : res.status; }
+    catch (err) { outcome[name] = 'blocked'; }
+  };
+  await attempt('add', api + '/add', { method: 'POST', mode: 'no-cors' });
+  await attempt('add with a text body', api + '/add', { method: 'POST', mode: 'no-cors', body: JSON.stringify({ name: 'send-token', data: {} }) });
+  await attempt('retry', api + '/${failedId}/retry', { method: 'PUT' });
+  const sink = document.getElementById('sink');
+  await new Promise((resolve) => { sink.addEventListener('load', resolve, { once: true }); document.getElementById('form').submit(); });
+  outcome.form = 'submitted';
+  window.outcome = outcome;
+  document.body.dataset.done = 'yes';
+})();
+</script></body></html>`;
+
+      beforeAll(async () => {
+        foreign = createServer((req, res) => {
+          if (req.url !== '/attack.html') return void res.writeHead(404).end();
+          res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(attackPage(`${stack.apiUrl}/admin/queues`));
+        });
+        await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+        foreignUrl = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
+      });
+
+      afterAll(async () => {
+        await new Promise((resolve) => foreign?.close(resolve));
+      });
+
+      it('changes nothing with the logged-in browser, and cannot show the board in a frame', async () => {
+        // The user logged into the board earlier: the browser holds the board's Basic credentials (for its origin only).
+        // No request routing here: with a route set, Playwright answers CORS preflights itself, granting what the board never grants.
+        const context = await browser.newContext({ httpCredentials: { ...FULL_USER, origin: stack.apiUrl } });
+        try {
+          const page = await context.newPage();
+          const login = await page.goto(`${stack.apiUrl}/admin/queues`);
+          expect(login?.status()).toBe(200);
+          await page.getByRole('link', { name: QUEUE }).first().waitFor();
+
+          const before = await queueState();
+          const printed = stack.api.output.length;
+          const framed = page.waitForResponse((res) => res.url() === `${stack.apiUrl}/admin/queues/` && res.request().frame() !== page.mainFrame());
+          await page.goto(`${foreignUrl}/attack.html`);
+          await page.locator('body[data-done="yes"]').waitFor();
+          const framedAnswer = await framed;
+
+          // Nothing changed…
+          expect(await queueState()).toEqual(before);
+          // …though the requests did reach the board with the browser's credentials: the api's access lines (in
+          // order, so all of them are out once a later request's is) show each POST refused with 403, not
+          // 401 (no or wrong credentials), before Bull Board saw it.
+          const marker = `dashboard-attack-${Date.now()}`;
+          await http(`${stack.apiUrl}/no-such-page`, { headers: { 'x-request-id': marker } });
+          await stack.api.waitFor(new RegExp(`"requestId":"${marker}"`));
+          const answered = parseLogLines(stack.api.output.slice(printed))
+            .map((l) => ({ req: l.req as { method: string; url: string } | undefined, res: l.res as { statusCode: number } | undefined }))
+            .map(({ req, res }) => ({ method: req?.method, url: req?.url, status: res?.statusCode }))
+            .filter((a) => a.url?.startsWith('/admin/queues/api/'));
+          expect(answered.filter((a) => a.method === 'POST')).toEqual([
+            { method: 'POST', url: `/admin/queues/api/queues/${QUEUE}/add`, status: 403 },
+            { method: 'POST', url: `/admin/queues/api/queues/${QUEUE}/add`, status: 403 },
+            { method: 'POST', url: `/admin/queues/api/queues/${QUEUE}/add`, status: 403 },
+          ]);
+          // (The board page's own polling, before it was left, is the only thing that got through: GETs.)
+          expect(answered.filter((a) => a.method !== 'GET' && (a.status ?? 0) < 400)).toEqual([]);
+          // The page could not even read the refusals (Cross-Origin-Resource-Policy: same-origin), and the
+          // PUT never got past its CORS preflight.
+          const outcome = await page.evaluate(() => (globalThis as unknown as { outcome: Record<string, unknown> }).outcome);
+          expect(outcome).toEqual({ add: 'blocked', 'add with a text body': 'blocked', retry: 'blocked', form: 'submitted' });
+
+          // The framed board was answered, with headers that forbid showing it there…
+          expect(hardeningOf((name) => framedAnswer.headers()[name])).toEqual(HARDENED);
+          // …so the frame holds no board.
+          const frame = await page.locator('#framed').elementHandle().then((el) => el!.contentFrame());
+          expect(frame).not.toBeNull();
+          expect(await frame!.locator('#root').count()).toBe(0);
+        } finally {
+          await context.close();
+        }
+      }, 30_000);
+    });
+
+    describe('with full access', () => {
+      // Run last: it changes the queue the other cases look at. It also shows
+      // that the calls refused above reach a real route of the board, and that
+      // the board's own page may still change the queue.
+      it("retries the failed job with the board page's own Retry all button", async () => {
+        const context = await offline(await browser.newContext({ httpCredentials: FULL_USER }));
+        try {
+          const page = await context.newPage();
+          await page.goto(`${stack.apiUrl}/admin/queues/queue/${QUEUE}?status=failed`);
+          await page.getByText('twilio_21211').first().waitFor();
+          await page.getByRole('button', { name: 'Retry all' }).click();
+          const retried = page.waitForResponse((res) => res.url() === `${stack.apiUrl}/admin/queues/api/queues/${QUEUE}/retry/failed`);
+          await page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click();
+          const res = await retried;
+          expect({ method: res.request().method(), status: res.status() }).toEqual({ method: 'PUT', status: 200 });
+          await (await queue.getJob(failedId))!.waitUntilFinished(events, 15_000);
+          expect(await queue.getJobState(failedId)).toBe('completed');
+        } finally {
+          await context.close();
+        }
+      }, 30_000);
     });
   });
 });

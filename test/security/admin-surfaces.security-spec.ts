@@ -7,7 +7,10 @@
  *   is registered or replaced;
  * - the queue dashboard (`/admin/queues`, Bull Board) when the tree has it:
  *   401 for its pages, API and assets without credentials, no job data; the
- *   read-only user cannot retry or clean;
+ *   read-only user cannot retry or clean; no mutating call that is not
+ *   same-origin (a page elsewhere riding on the browser's cached Basic
+ *   credentials) changes anything (403 DTS000015); every answer forbids
+ *   framing;
  * - `/metrics` on the api and on the worker when METRICS_TOKEN is set: 401
  *   and no metric without the token;
  * - the public ones (health, API docs) expose no secret.
@@ -21,6 +24,7 @@ import { join } from 'node:path';
 import { FAKE_TWILIO_AUTH_TOKEN } from '../fakes';
 import { http } from '../support/api-client';
 import { expectError, pendingDevice, stateSnapshot, unchanged, type PendingDevice } from '../support/e2e-checks';
+import { HARDENED, expectCrossOriginRefused, hardeningOf } from '../support/board-checks';
 import { Figures } from '../support/figures';
 import { QueueProbe } from '../support/queue-probe';
 import { TEST_REDIS_URL } from '../support/redis';
@@ -175,6 +179,149 @@ describe('admin surfaces refuse callers without credentials', () => {
     expect(await (await probe.job(failedJobId))!.getState()).toBe('failed');
     expect(await stateSnapshot(stack)).toEqual(before);
     figures.set('dashboard_refused', paths.length * wrong.length);
+  });
+
+  describe('queue dashboard: cross-origin changes and framing (the browser attaches its cached Basic credentials by itself)', () => {
+    const Q = 'token-dispatch';
+    /** Where a test caller (curl, tests) sends its requests; what a browser on the board's own page puts in Origin. */
+    let self: string;
+    let board: string;
+    /** The board's mutating routes in @bull-board/api 9 (routes.js), plus one it does not have. */
+    let mutating: [method: string, path: string, body?: unknown][];
+
+    beforeAll(() => {
+      self = new URL(stack.apiUrl).origin;
+      board = `${stack.apiUrl}/admin/queues`;
+      mutating = [
+        ['POST', `/api/queues/${Q}/add`], // bodiless: what a cross-site fetch or form can send
+        ['POST', `/api/queues/${Q}/add`, { name: 'send-token', data: { dispatchId: 'forged' } }],
+        ['PATCH', `/api/queues/${Q}/${failedJobId}/update-data`, { jobData: { dispatchId: 'forged' } }],
+        ['PUT', `/api/queues/${Q}/${failedJobId}/retry`],
+        ['PUT', `/api/queues/${Q}/retry/failed`],
+        ['PUT', `/api/queues/${Q}/${failedJobId}/clean`],
+        ['PUT', `/api/queues/${Q}/clean/failed`],
+        ['PUT', `/api/queues/${Q}/clean/completed`],
+        ['PUT', `/api/queues/${Q}/${failedJobId}/promote`],
+        ['PUT', `/api/queues/${Q}/promote`],
+        ['PATCH', `/api/queues/${Q}/${failedJobId}/delay`, { delay: 60_000 }],
+        ['PATCH', `/api/queues/${Q}/${failedJobId}/priority`, { priority: 1 }],
+        ['PUT', `/api/queues/${Q}/pause`],
+        ['PUT', '/api/queues/pause'],
+        ['PUT', `/api/queues/${Q}/concurrency`, { concurrency: 1 }],
+        ['PUT', `/api/queues/${Q}/rate-limit`, { max: 1, duration: 60_000 }],
+        ['PUT', `/api/queues/${Q}/empty`],
+        ['PUT', `/api/queues/${Q}/obliterate`],
+        ['DELETE', `/api/queues/${Q}/${failedJobId}`],
+        ['POST', '/no-such-route'],
+      ];
+    });
+
+    /** What must not move: counts per state, the failed job's state and data, the queue's pause flag, the store. */
+    async function queueState() {
+      const job = await probe.job(failedJobId);
+      return {
+        counts: await probe.counts(),
+        failedJob: job && { state: await job.getState(), data: job.data, opts: job.opts, attemptsMade: job.attemptsMade },
+        paused: await probe.queue.isPaused(),
+        store: await stateSnapshot(stack),
+      };
+    }
+
+    it('every mutating call with valid Basic credentials that is not same-origin → 403 DTS000015, and nothing changes', async () => {
+      const full = basic(BOARD_USER.name, BOARD_USER.password);
+      const sameSite = `http://127.0.0.1:${Number(new URL(self).port) + 1}`;
+      const ambient: [string, Record<string, string>][] = [
+        ['a foreign Origin', { origin: 'http://evil.example' }],
+        ['the same host on another port (same site, another origin)', { origin: sameSite }],
+        ['Origin: null (sandboxed frame, data: URL)', { origin: 'null' }],
+        ['a malformed Origin', { origin: 'not an origin' }],
+        ['a foreign Origin and a same-origin Referer', { origin: 'http://evil.example', referer: `${self}/admin/queues/` }],
+        ['the right Origin but Sec-Fetch-Site: cross-site', { origin: self, 'sec-fetch-site': 'cross-site' }],
+        ['the right Origin but Sec-Fetch-Site: same-site', { origin: self, 'sec-fetch-site': 'same-site' }],
+        ['no Origin and a foreign Referer', { referer: 'http://evil.example/attack.html' }],
+        ['no Origin and a Referer from another port', { referer: `${sameSite}/attack.html` }],
+        ['neither Origin nor Referer', {}],
+      ];
+      const attempts: [string, string, Record<string, string>][] = [
+        ...ambient.map(([name, headers]): [string, string, Record<string, string>] => [`full user, ${name}`, full, headers]),
+        // A bearer token is never attached by a browser, but one that says it comes from elsewhere is refused too.
+        ['admin token, a foreign Origin', `Bearer ${ADMIN_TOKEN}`, { origin: 'http://evil.example' }],
+        ['admin token, Sec-Fetch-Site: cross-site', `Bearer ${ADMIN_TOKEN}`, { 'sec-fetch-site': 'cross-site' }],
+        ['admin token, a foreign Referer', `Bearer ${ADMIN_TOKEN}`, { referer: 'http://evil.example/attack.html' }],
+        // Whoever the user: a cross-origin change is refused before anything else.
+        ['read-only user, a foreign Origin', basic(BOARD_VIEWER.name, BOARD_VIEWER.password), { origin: 'http://evil.example' }],
+      ];
+      const before = await queueState();
+      for (const [method, path, body] of mutating) {
+        for (const [name, authorization, headers] of attempts) {
+          const res = await raw(method, board + path, { authorization, ...headers }, body);
+          expectCrossOriginRefused(res, { method, path, name });
+          refused += 1;
+        }
+      }
+      expect(await queueState()).toEqual(before);
+      expect(before.failedJob?.state).toBe('failed');
+      figures.set('dashboard_cross_origin_refused', mutating.length * attempts.length);
+      figures.set('dashboard_mutating_routes_covered', mutating.map(([m, p, body]) => `${m} ${p.replace(failedJobId, ':jobId')}${m === 'POST' && body === undefined ? ' (no body)' : ''}`));
+    });
+
+    it('the same calls same-origin (browser) or with the admin token and no Origin (tools) are accepted', async () => {
+      const full = basic(BOARD_USER.name, BOARD_USER.password);
+      // A browser on the board's own page: Origin and Sec-Fetch-Site say so.
+      const added = await raw('POST', `${board}/api/queues/${Q}/add`, { authorization: full, origin: self, 'sec-fetch-site': 'same-origin' }, {
+        name: 'board-probe',
+        data: { probe: true },
+        options: { delay: 3_600_000 },
+      });
+      expect(added.status).toBe(200);
+      const probeJobId: string = added.body.job.id;
+      expect(await (await probe.job(probeJobId))!.getState()).toBe('delayed');
+      // TLS terminated in front: the browser's Origin is https, the api sees the same host.
+      const httpsOrigin = `https://${new URL(self).host}`;
+      expect((await raw('PATCH', `${board}/api/queues/${Q}/${probeJobId}/update-data`, { authorization: full, origin: httpsOrigin }, { jobData: { probe: 2 } })).status).toBe(200);
+      expect((await probe.job(probeJobId))!.data).toEqual({ probe: 2 });
+      // No Origin (an older browser), a same-origin Referer.
+      expect((await raw('PUT', `${board}/api/queues/${Q}/pause`, { authorization: full, referer: `${self}/admin/queues/queue/${Q}` })).status).toBe(200);
+      expect(await probe.queue.isPaused()).toBe(true);
+      // Tools: the admin token, no Origin, no Referer.
+      expect((await raw('PUT', `${board}/api/queues/${Q}/resume`, { authorization: `Bearer ${ADMIN_TOKEN}` })).status).toBe(200);
+      expect(await probe.queue.isPaused()).toBe(false);
+      expect((await raw('PUT', `${board}/api/queues/${Q}/${probeJobId}/clean`, { authorization: `Bearer ${ADMIN_TOKEN}`, origin: self })).status).toBe(204);
+      expect(await probe.job(probeJobId)).toBeUndefined();
+    });
+
+    it('every board response forbids framing and sniffing and keeps referrers on the site: pages, assets, API, 303/401/403/404/405', async () => {
+      const full = basic(BOARD_USER.name, BOARD_USER.password);
+      const viewer = basic(BOARD_VIEWER.name, BOARD_VIEWER.password);
+      const page = await raw('GET', `${board}/`, { authorization: full });
+      const scripts = [...page.text.matchAll(/<script[^>]+src="([^"]+)"/g)].map((m) => m[1]);
+      const styles = [...page.text.matchAll(/<link href="(static\/[^"]+)"/g)].map((m) => m[1]);
+      expect(scripts.length).toBeGreaterThan(0);
+      const answers: [string, string, string, Record<string, string | undefined>, number][] = [
+        ['page', 'GET', '', { authorization: full }, 200],
+        ['page (HEAD)', 'HEAD', '/', { authorization: full }, 200],
+        ['queue page', 'GET', `/queue/${Q}?status=failed`, { authorization: full }, 200],
+        ['script', 'GET', `/${scripts[0]}`, { authorization: full }, 200],
+        ['stylesheet', 'GET', `/${styles[0]}`, { authorization: full }, 200],
+        ['image', 'GET', '/static/favicon-32x32.png', { authorization: full }, 200],
+        ['API', 'GET', '/api/queues', { authorization: `Bearer ${ADMIN_TOKEN}` }, 200],
+        ['API, one job', 'GET', `/api/queues/${Q}/${failedJobId}`, { authorization: full }, 200],
+        ['no credentials', 'GET', '', {}, 401],
+        ['no credentials, an asset', 'GET', '/static/favicon-32x32.png', {}, 401],
+        ['a cross-origin change', 'PUT', `/api/queues/${Q}/pause`, { authorization: full, origin: 'http://evil.example' }, 403],
+        ['an unknown page', 'GET', '/no-such-page', { authorization: full }, 404],
+        ['an unknown asset', 'GET', '/static/no-such-file.js', { authorization: full }, 404],
+        ['read-only user sent to the read-only board', 'GET', '', { authorization: viewer }, 303],
+        ['read-only board', 'GET', '/readonly', { authorization: viewer }, 200],
+        ['read-only board refusing a change', 'PUT', `/readonly/api/queues/${Q}/pause`, { authorization: viewer }, 405],
+      ];
+      for (const [name, method, path, headers, status] of answers) {
+        const sent = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== undefined)) as Record<string, string>;
+        const res = await http(board + path, { method, headers: sent, redirect: 'manual' });
+        expect({ name, status: res.status, ...hardeningOf((n) => res.headers.get(n)) }).toEqual({ name, status, ...HARDENED });
+      }
+      figures.set('dashboard_header_checks', answers.length);
+    });
   });
 
   it('/metrics on the api and on the worker: 401 and no metric without METRICS_TOKEN; 200 with it', async () => {

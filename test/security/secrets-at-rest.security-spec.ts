@@ -138,7 +138,8 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     await track({ ...f, code: '' });
     expect(await settle(f)).toBe('failed');
     const fJob = (await f.client.query(f.accountKey, f.deviceKey)).body.token_dispatch.dispatch_id as string;
-    const retry = await http(`${stack.apiUrl}/admin/queues/api/queues/token-dispatch/${fJob}/retry`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}` } });
+    // As the board's own page sends it: a change needs a same-origin Origin.
+    const retry = await http(`${stack.apiUrl}/admin/queues/api/queues/token-dispatch/${fJob}/retry`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}`, origin: stack.apiUrl } });
     if (retry.status !== 204) await (await probe.job(fJob))!.retry('failed'); // no dashboard in this tree: what its button calls
     expect(await settle(f)).toBe('completed');
 

@@ -1,8 +1,10 @@
 /**
  * Structured JSON logs (pino) for both apps: one line per event, the level as
  * a word, ISO timestamps, the service name, and request ids under
- * `requestId`. Secrets and contact data are removed by configuration
- * (`redact`), whatever a log call passes, and request bodies are never logged.
+ * `requestId`. The access line keeps only allow-listed request headers
+ * (LOGGED_HEADERS); secrets and contact data are also removed by
+ * configuration (`redact`), whatever a log call passes, and request bodies
+ * are never logged.
  *
  * Nest's `Logger` writes through nestjs-pino to the same pino logger. The
  * api's access line (one per answered request) comes from a Fastify
@@ -14,9 +16,54 @@
  * `requestId` field of their own.
  */
 import { hostname } from 'node:os';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Params } from 'nestjs-pino';
 import pino, { destination, stdTimeFunctions, type LevelWithSilent, type Logger, type LoggerOptions } from 'pino';
+
+/**
+ * The request headers whose values the access line keeps; every other header
+ * is left out, whatever it is called, so a credential sent where nobody
+ * expects one (X-Api-Key, a bearer in X-Forwarded-Authorization, a cookie)
+ * never reaches a log. Each is here because support needs it and it carries
+ * no credential:
+ * - host, user-agent, accept, accept-encoding, accept-language, content-type,
+ *   content-length: which client asked for what, in which form (never the body);
+ * - x-request-id, traceparent, tracestate: the caller's trace ids (W3C trace
+ *   context), to follow a request across systems;
+ * - x-forwarded-for, x-forwarded-proto, x-forwarded-host: what the proxy in
+ *   front saw (the client's address, https or not, the public host);
+ * - api-client-key: the client integration's public UUID, which tells clients
+ *   apart (its secret is the private key that signs AUTHORIZATION);
+ * - origin, sec-fetch-site: where a browser's request came from, to explain a
+ *   dashboard change refused as cross-origin (DTS000015). Not referer: its
+ *   path and query can carry anything, reset tokens included.
+ */
+export const LOGGED_HEADERS: ReadonlySet<string> = new Set([
+  'host',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'accept-language',
+  'content-type',
+  'content-length',
+  'x-request-id',
+  'traceparent',
+  'tracestate',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'api-client-key',
+  'origin',
+  'sec-fetch-site',
+]);
+
+/**
+ * Names of left-out headers are listed (so support can see that, say, an
+ * `authorization` was sent) only when they look like header names: a value
+ * pasted by mistake as a name (a JWT has dots) is counted, not shown.
+ */
+const LISTED_NAME = /^[a-z][a-z0-9-]{0,63}$/;
 
 /** Fields that must never reach a log line, at the top level or one level down. */
 const SENSITIVE_FIELDS = ['authorization', 'token', 'password', 'secret', 'phone_number', 'email', 'approvers', 'body'];
@@ -107,11 +154,29 @@ export function loggerParams(logger: Logger): Params {
 }
 
 /**
+ * The headers an access line records: the allow-listed ones with their
+ * values, and the names of the others (`omittedHeaders`, absent when none).
+ */
+function accessLogHeaders(headers: IncomingHttpHeaders): { headers: Record<string, string | string[]>; omittedHeaders?: string[] } {
+  const kept: Record<string, string | string[]> = {};
+  const omitted: string[] = [];
+  let unlisted = 0;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    if (LOGGED_HEADERS.has(name)) kept[name] = value;
+    else if (LISTED_NAME.test(name)) omitted.push(name);
+    else unlisted += 1;
+  }
+  if (unlisted > 0) omitted.push(`(${unlisted} more)`);
+  return omitted.length > 0 ? { headers: kept, omittedHeaders: omitted } : { headers: kept };
+}
+
+/**
  * One access line per answered request, from Fastify's `onResponse` hook:
- * request id, method, url and headers (credentials redacted by the logger's
- * configuration; never the body), status and time taken. 5xx answers are
- * warnings (a dependency was down, a client was told so); `error` is kept for
- * defects, which the apps log themselves.
+ * request id, method, url, the allow-listed headers (accessLogHeaders; never
+ * the body), status and time taken. 5xx answers are warnings (a dependency
+ * was down, a client was told so); `error` is kept for defects, which the apps
+ * log themselves.
  */
 export function registerAccessLog(fastify: FastifyInstance, logger: Logger): void {
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
@@ -120,7 +185,7 @@ export function registerAccessLog(fastify: FastifyInstance, logger: Logger): voi
       const status = reply.statusCode;
       const line = {
         requestId: request.id,
-        req: { method: request.method, url, headers: request.headers },
+        req: { method: request.method, url, ...accessLogHeaders(request.headers) },
         res: { statusCode: status },
         responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
       };

@@ -90,7 +90,7 @@ describe('access log', () => {
     return fastify;
   }
 
-  it('writes one line per answered request with its id, method, url, headers (credentials redacted), status and time', async () => {
+  it('writes one line per answered request with its id, method, url, allowed headers, status and time', async () => {
     const lines: Record<string, any>[] = [];
     const fastify = await serve(lines);
     await fastify.inject({ method: 'GET', url: '/things/7?x=1', headers: { authorization: 'Bearer eyJ.secret.sig', 'api-client-key': 'client-1' } });
@@ -100,9 +100,59 @@ describe('access log', () => {
     expect(line).toMatchObject({ level: 'info', msg: 'request completed', req: { method: 'GET', url: '/things/7?x=1' }, res: { statusCode: 200 } });
     expect(typeof line.requestId).toBe('string');
     expect(typeof line.responseTimeMs).toBe('number');
-    expect(line.req.headers.authorization).toBe('[redacted]');
-    expect(line.req.headers['api-client-key']).toBe('client-1');
+    expect(line.req.headers).toEqual({ host: 'localhost:80', 'user-agent': 'lightMyRequest', 'api-client-key': 'client-1' });
+    // Left out entirely; only its name says it was sent.
+    expect(line.req.omittedHeaders).toEqual(['authorization']);
     expect(JSON.stringify(line)).not.toContain('eyJ.secret.sig');
+  });
+
+  it('keeps no value of a header off its allow-list: credentials in unexpected headers never reach the line', async () => {
+    const jwt = 'eyJhbGciOiJFUzUxMiJ9.eyJzdWIiOiJjbGllbnQifQ.c2lnbmF0dXJlLXBhcnQtb2YtdGhlLWp3dA';
+    const secrets: Record<string, string> = {
+      authorization: 'Bearer auth-value-0001',
+      'x-api-key': 'sk_live_api-key-value-0002',
+      'x-auth-token': 'auth-token-value-0003',
+      'proxy-authorization': `Basic ${Buffer.from('proxy:proxy-password-0004').toString('base64')}`,
+      cookie: 'session=cookie-value-0005; csrf=cookie-value-0006',
+      'x-forwarded-authorization': 'Bearer forwarded-bearer-0007',
+      'x-upstream-assertion': jwt,
+      'x-twilio-signature': 'twilio-signature-0008',
+      referer: 'https://app.example/reset?token=referer-token-0009',
+    };
+    const allowed = {
+      'user-agent': 'support-check/1.0',
+      'x-request-id': 'req-0123456789',
+      'api-client-key': '6f1c2a4e-8b3d-4c5e-9f60-718293a4b5c6',
+      accept: 'application/json',
+      'accept-language': 'pt-BR',
+      'content-type': 'application/json',
+      'x-forwarded-for': '203.0.113.7',
+      'x-forwarded-proto': 'https',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      origin: 'https://board.example',
+    };
+    const lines: Record<string, any>[] = [];
+    const fastify = await serve(lines);
+    await fastify.inject({ method: 'GET', url: '/things/8', headers: { ...secrets, ...allowed } });
+    await fastify.inject({ method: 'GET', url: '/nowhere', headers: secrets });
+    await fastify.close();
+    expect(lines).toHaveLength(2);
+    const text = JSON.stringify(lines);
+    for (const value of [...Object.values(secrets), ...jwt.split('.'), 'proxy-password-0004', 'cookie-value-0005', 'referer-token-0009']) {
+      expect({ value, logged: text.includes(value) }).toEqual({ value, logged: false });
+    }
+    expect(lines[0].req.headers).toEqual({ host: 'localhost:80', ...allowed });
+    expect([...lines[0].req.omittedHeaders].sort()).toEqual(Object.keys(secrets).sort());
+  });
+
+  it('names an omitted header only when its name looks like one (a value pasted as a name is not listed)', async () => {
+    const lines: Record<string, any>[] = [];
+    const fastify = await serve(lines);
+    const pasted = 'eyJhbGciOiJFUzUxMiJ9.eyJzdWIiOiJjbGllbnQifQ.c2lnbmF0dXJl';
+    await fastify.inject({ method: 'GET', url: '/things/9', headers: { [pasted]: 'x', 'x-custom': 'y' } });
+    await fastify.close();
+    expect(JSON.stringify(lines)).not.toContain(pasted);
+    expect(lines[0].req.omittedHeaders).toEqual(['x-custom', '(1 more)']);
   });
 
   it('logs 5xx answers as warnings and skips health probes and metrics scrapes', async () => {

@@ -8,14 +8,14 @@ describe('BoardCredentials', () => {
     board: { full: { username: 'ops', password: 'full-pw' }, readOnly: { username: 'viewer', password: 'ro:pw' } },
   });
 
-  it('grants full access to the full user and to the admin bearer token', () => {
-    expect(both.accessFor(basic('ops', 'full-pw'))).toBe('full');
-    expect(both.accessFor('Bearer admin-token-0123456789abcdef')).toBe('full');
-    expect(both.accessFor('bearer  admin-token-0123456789abcdef')).toBe('full');
+  it('grants full access to the full user and to the admin bearer token, naming the scheme', () => {
+    expect(both.grantFor(basic('ops', 'full-pw'))).toEqual({ access: 'full', scheme: 'basic' });
+    expect(both.grantFor('Bearer admin-token-0123456789abcdef')).toEqual({ access: 'full', scheme: 'bearer' });
+    expect(both.grantFor('bearer  admin-token-0123456789abcdef')).toEqual({ access: 'full', scheme: 'bearer' });
   });
 
   it('grants read-only access to the read-only user (a colon in the password included)', () => {
-    expect(both.accessFor(basic('viewer', 'ro:pw'))).toBe('read-only');
+    expect(both.grantFor(basic('viewer', 'ro:pw'))).toEqual({ access: 'read-only', scheme: 'basic' });
   });
 
   it.each([
@@ -31,12 +31,12 @@ describe('BoardCredentials', () => {
     ['the admin token as a basic password', basic('admin', 'admin-token-0123456789abcdef')],
     ['another scheme', 'Digest username="ops"'],
   ])('grants nothing for %s', (_case, header) => {
-    expect(both.accessFor(header)).toBeUndefined();
+    expect(both.grantFor(header)).toBeUndefined();
   });
 
   it('accepts only the admin token when no dashboard user is configured', () => {
     const none = new BoardCredentials({ adminToken: 'admin-token-0123456789abcdef', board: {} });
-    expect(none.accessFor(basic('ops', 'full-pw'))).toBeUndefined();
-    expect(none.accessFor('Bearer admin-token-0123456789abcdef')).toBe('full');
+    expect(none.grantFor(basic('ops', 'full-pw'))).toBeUndefined();
+    expect(none.grantFor('Bearer admin-token-0123456789abcdef')).toEqual({ access: 'full', scheme: 'bearer' });
   });
 });

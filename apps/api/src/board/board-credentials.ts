@@ -2,12 +2,19 @@
  * Who may open the queue dashboard, and with which rights: the full-access
  * basic-auth user and the admin bearer token get full access, the read-only
  * basic-auth user gets a read-only view. Secrets are kept as digests and
- * compared in constant time.
+ * compared in constant time. A grant also says which scheme it came by: a
+ * browser caches Basic credentials and attaches them by itself, even to
+ * requests another site's page makes, but never a bearer token.
  */
 import type { AppConfig } from '@lib/config';
 import { secretDigest, secretEquals } from '@lib/domain';
 
 export type BoardAccess = 'full' | 'read-only';
+
+export interface BoardGrant {
+  access: BoardAccess;
+  scheme: 'basic' | 'bearer';
+}
 
 interface DigestedUser {
   username: Buffer;
@@ -28,15 +35,17 @@ export class BoardCredentials {
     this.readOnly = digested(config.board.readOnly);
   }
 
-  /** The access an `Authorization` header grants, or undefined for none (missing, malformed or wrong). */
-  accessFor(authorization: string | undefined): BoardAccess | undefined {
+  /** What an `Authorization` header grants, or undefined for nothing (missing, malformed or wrong). */
+  grantFor(authorization: string | undefined): BoardGrant | undefined {
     if (typeof authorization !== 'string') return undefined;
     const [scheme, value = ''] = authorization.trim().split(/\s+/, 2);
     switch (scheme.toLowerCase()) {
       case 'bearer':
-        return value !== '' && secretEquals(this.adminToken, value) ? 'full' : undefined;
-      case 'basic':
-        return this.basic(value);
+        return value !== '' && secretEquals(this.adminToken, value) ? { access: 'full', scheme: 'bearer' } : undefined;
+      case 'basic': {
+        const access = this.basic(value);
+        return access && { access, scheme: 'basic' };
+      }
       default:
         return undefined;
     }
