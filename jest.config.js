@@ -18,9 +18,9 @@ const moduleNameMapper = {
   '^@lib/(.*)$': '<rootDir>/libs/$1/src',
 };
 
-// jose 6 ships ES modules only; the apps load it through Node's require(esm),
+// jose 6 and @nestjs/bullmq 12 ship ES modules only; the apps load them through Node's require(esm),
 // which Jest's module system lacks, so Jest compiles it to CommonJS.
-const esmOnly = ['jose'];
+const esmOnly = ['jose', '@nestjs/bullmq', '@nestjs/bull-shared'];
 const swcJs = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
 
 const base = {

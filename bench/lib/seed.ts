@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { DEFAULT_TOKEN_POLICY, TokenCrypto, destinationOf, maskDestination, type Approver } from '@lib/domain';
-import { DeviceRepository, DirectoryRepository, QueueJobWriter, RedisKeys, type RedisClient } from '@lib/store';
-import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions, type SendTokenPayload } from '@lib/dispatch-contract';
+import { DeviceRepository, DirectoryRepository, RedisKeys, type RedisClient } from '@lib/store';
+import { DISPATCH_QUEUE, sendTokenJob } from '@lib/dispatch-contract';
 import { generateClientKeyPair, type ClientKeyKind, type RequestSigningAlg } from '@lib/request-signing';
 
 export interface BenchClient {
@@ -60,7 +60,7 @@ const RETRY = { attempts: 6, backoffMs: 1000 };
 /**
  * Creates `count` active accounts with one approver each (unique phone and
  * e-mail) and one pending device each, as the api does: the device and its
- * first send job in one step. The jobs go to `jobsTo`: the service's queue
+ * dispatch in one step, then its first send job. The jobs go to `jobsTo`: the service's queue
  * (paused) when a run is to send them, a parked queue nobody consumes when a
  * run needs the devices only.
  */
@@ -75,7 +75,6 @@ export async function seedDevices(
   const keys = new RedisKeys(prefix);
   const directory = new DirectoryRepository(redis, keys);
   const devices = new DeviceRepository(redis, keys);
-  const jobs = new QueueJobWriter<SendTokenPayload>(jobsTo, DispatchJobName.sendToken, dispatchJobOptions(RETRY));
   const crypto = new TokenCrypto(tokenHashSecret, DEFAULT_TOKEN_POLICY);
   const out: BenchDevice[] = [];
   const BATCH = 500;
@@ -108,11 +107,12 @@ export async function seedDevices(
               perDeviceCap: 1_000_000,
               perDestinationCap: 1_000_000,
               windowMs: 3600_000,
-              job: jobs.job(device.dispatchId, { dispatchId: device.dispatchId, requestId }, nowMs),
             },
             { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number, creationCap: 1, creationWindowMs: 3600_000 },
           );
           if (result.outcome !== 'queued') throw new Error(`seeding a device: ${result.outcome}`);
+          const job = sendTokenJob({ dispatchId: device.dispatchId, requestId }, RETRY);
+          await jobsTo.add(job.name, job.data, job.opts);
         })(),
       );
     }

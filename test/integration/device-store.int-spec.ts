@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver } from '@lib/domain';
 import { DeviceRepository, DirectoryRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type Account, type AttemptLimits, type DispatchRequest } from '@lib/store';
-import { DispatchQueue } from '../../apps/api/src/infrastructure/dispatch-queue';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 describe('DeviceRepository on Redis', () => {
@@ -16,7 +15,6 @@ describe('DeviceRepository on Redis', () => {
   let redis: Redis;
   let devices: DeviceRepository;
   let directory: DirectoryRepository;
-  let queue: DispatchQueue;
 
   /** The approver of the devices created below (`create`), on account acc-1. */
   const approver: Approver = { document_number: '12345678901', name: 'Maria da Conceição', phone_number: '+5511987654321', email: 'maria@example.com' };
@@ -27,23 +25,16 @@ describe('DeviceRepository on Redis', () => {
     redis = new Redis(TEST_REDIS_URL);
     devices = new DeviceRepository(redis, keys);
     directory = new DirectoryRepository(redis, keys);
-    queue = new DispatchQueue(redis, keys, { attempts: 3, backoffMs: 1000 });
     await directory.putAccount(account('acc-1', [otherApprover, approver]));
   });
 
   afterAll(async () => {
-    await queue.close();
     await deleteKeys(redis, prefix);
     redis.disconnect();
   });
 
-  /** A dispatch request; its send job is built from it unless given. */
-  const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => {
-    const req = requestFields(over);
-    const { dispatchId, requestId, nowMs } = req;
-    return { ...req, job: over.job ?? queue.job({ dispatchId, requestId }, nowMs) };
-  };
-  const requestFields = (over: Partial<DispatchRequest>): Omit<DispatchRequest, 'job'> => ({
+  /** A dispatch request, as the api makes it. */
+  const request = (over: Partial<DispatchRequest> = {}): DispatchRequest => ({
     accountKey: 'acc-1',
     deviceKey: randomUUID(),
     dispatchId: randomUUID(),
@@ -87,17 +78,17 @@ describe('DeviceRepository on Redis', () => {
     return req;
   }
 
-  it('creates a device once per account, its send job queued with it; a second create with the same key is refused and changes nothing', async () => {
+  const pending = async (dispatchId: string) => (await redis.zscore(keys.pendingDispatches, dispatchId)) !== null;
+
+  it('creates a device once per account, its dispatch recorded with its nonce and pending; a second create with the same key is refused and changes nothing', async () => {
     const first = await newDevice();
-    const job = await queue.bullQueue.getJob(first.dispatchId);
-    // The job names its dispatch, nothing the send depends on, and never the code nonce.
-    expect(job?.data).toEqual({ dispatchId: first.dispatchId, requestId: first.requestId });
-    expect(await job?.getState()).toBe('waiting');
     expect(await redis.hget(keys.dispatch(first.dispatchId), 'code_nonce')).toBe(first.codeNonce);
+    expect(await devices.dispatch(first.dispatchId)).toMatchObject({ state: 'queued', accountKey: 'acc-1', deviceKey: first.deviceKey });
+    expect(await redis.zscore(keys.pendingDispatches, first.dispatchId)).toBe(String(first.nowMs));
     const refused = request({ deviceKey: first.deviceKey });
     const again = await devices.requestDispatch(refused, create);
     expect(again).toEqual({ outcome: 'exists' });
-    expect(await queue.bullQueue.getJob(refused.dispatchId)).toBeUndefined();
+    expect(await pending(refused.dispatchId)).toBe(false);
     const device = await devices.get('acc-1', first.deviceKey);
     expect(device).toMatchObject({ accountKey: 'acc-1', status: 'pending_2fa_approval', latestDispatchId: first.dispatchId });
   });
@@ -116,14 +107,6 @@ describe('DeviceRepository on Redis', () => {
     expect(await devices.get('acc-1', mine.deviceKey)).toMatchObject({ status: 'pending_2fa_approval', failedAttempts: 0, latestDispatchId: mine.dispatchId });
   });
 
-  it("refuses a send job that is not the dispatch's own, before writing anything", async () => {
-    const other = request();
-    const req = request({ job: other.job });
-    await expect(devices.requestDispatch(req, create)).rejects.toThrow(/is not the dispatch id/);
-    expect(await devices.get(req.accountKey, req.deviceKey)).toBeUndefined();
-    expect(await queue.bullQueue.getJob(other.dispatchId)).toBeUndefined();
-  });
-
   it('lets exactly the new-device cap of an account through when 20 creations race, and the refused leave nothing', async () => {
     const accountKey = `acc-${randomUUID()}`;
     const capped = { ...create, creationCap: 5 };
@@ -136,7 +119,7 @@ describe('DeviceRepository on Redis', () => {
     expect(retry && 'retryAfterMs' in retry && retry.retryAfterMs).toBeGreaterThan(GUESS_LIMIT_WINDOW_MS - 60_000);
     for (const r of refused) {
       expect(await redis.exists(keys.device(accountKey, r.deviceKey), keys.dispatch(r.dispatchId))).toBe(0);
-      expect(await queue.bullQueue.getJob(r.dispatchId)).toBeUndefined();
+      expect(await pending(r.dispatchId)).toBe(false);
     }
     expect(await redis.zcard(keys.deviceCreations(accountKey))).toBe(5);
     // Resends are not creations.
@@ -149,7 +132,7 @@ describe('DeviceRepository on Redis', () => {
     const joining = request({ deviceKey: first.deviceKey, destinationDigest: first.destinationDigest });
     const same = await devices.requestDispatch(joining);
     expect(same).toMatchObject({ outcome: 'coalesced', dispatchId: first.dispatchId, channel: 'sms', requestId: first.requestId });
-    expect(await queue.bullQueue.getJob(joining.dispatchId)).toBeUndefined();
+    expect(await pending(joining.dispatchId)).toBe(false);
     const email = await devices.requestDispatch(request({ deviceKey: first.deviceKey, channel: 'email' }));
     expect(email.outcome).toBe('queued');
   });
@@ -164,10 +147,8 @@ describe('DeviceRepository on Redis', () => {
     expect(queued).toHaveLength(4); // the creation used one of the five
     expect(capped).toHaveLength(36);
     expect(await redis.zcard(keys.deviceSends('acc-1', first.deviceKey))).toBe(5);
-    // One job per queued dispatch, none for the refused requests.
-    const ids = new Set([first.dispatchId, ...queued.map((r) => (r.outcome === 'queued' ? r.dispatchId : ''))]);
-    const jobs = (await queue.bullQueue.getJobs(['waiting'])).filter((j) => ids.has(j.data.dispatchId));
-    expect(jobs.map((j) => j.id).sort()).toEqual([...ids].sort());
+    // Each queued dispatch is pending, none of the refused requests.
+    for (const r of queued) expect(r.outcome === 'queued' && (await pending(r.dispatchId))).toBe(true);
   });
 
   it('applies the per-destination cap across devices, with a retry-after inside the window', async () => {
@@ -378,6 +359,55 @@ describe('DeviceRepository on Redis', () => {
     await directory.putAccount(account(accountKey, [otherApprover]));
     expect(await arm(dev)).toBe('superseded');
     expect(await arm(second)).toBe('approver_missing');
+  });
+
+  describe('pending dispatches (recorded, their job not run yet)', () => {
+    it('stops being pending once its job runs, whatever the outcome for it', async () => {
+      const dev = await newDevice({ coalesceMs: 0 });
+      const second = request({ deviceKey: dev.deviceKey, coalesceMs: 0 });
+      expect((await devices.requestDispatch(second)).outcome).toBe('queued');
+      expect(await arm(dev)).toBe('superseded');
+      expect(await arm(second)).toBe('armed');
+      expect([await pending(dev.dispatchId), await pending(second.dispatchId)]).toEqual([false, false]);
+      // A forged job naming a pending dispatch does not take it off the list: its own job must still run.
+      const third = request({ deviceKey: dev.deviceKey, coalesceMs: 0 });
+      expect((await devices.requestDispatch(third)).outcome).toBe('queued');
+      expect((await armJob(third, Date.now() + 1000, 1, { jobId: '99' })).outcome).toBe('refused');
+      expect(await pending(third.dispatchId)).toBe(true);
+    });
+
+    it('lists those pending since before a time, oldest first, with their request ids, and drops those whose record expired', async () => {
+      const localKeys = new RedisKeys(`${prefix}-pending-${randomUUID()}`);
+      const local = new DeviceRepository(redis, localKeys);
+      const t0 = Date.now() - 60_000;
+      const made = [];
+      for (let i = 0; i < 3; i += 1) {
+        const req = request({ nowMs: t0 + i * 1000 });
+        expect((await local.requestDispatch(req, create)).outcome).toBe('queued');
+        made.push(req);
+      }
+      const fresh = request({ nowMs: Date.now() });
+      await local.requestDispatch(fresh, create);
+      await redis.del(localKeys.dispatch(made[1].dispatchId)); // as if it had expired
+      const listed = await local.pendingDispatches(Date.now() - 10_000, 10);
+      expect(listed).toEqual([
+        { dispatchId: made[0].dispatchId, requestId: made[0].requestId, requestedAtMs: t0 },
+        { dispatchId: made[2].dispatchId, requestId: made[2].requestId, requestedAtMs: t0 + 2000 },
+      ]);
+      expect(await redis.zscore(localKeys.pendingDispatches, made[1].dispatchId)).toBeNull();
+      expect(await local.pendingDispatches(Date.now() - 10_000, 1)).toHaveLength(1);
+      await deleteKeys(redis, localKeys.prefix);
+    });
+
+    it('gives up on one: no longer pending, and recorded as failed (not_queued) only if it never got a job', async () => {
+      const noJob = await newDevice();
+      const withJob = await newDevice();
+      await devices.dropPending(noJob.dispatchId, false);
+      await devices.dropPending(withJob.dispatchId, true);
+      expect([await pending(noJob.dispatchId), await pending(withJob.dispatchId)]).toEqual([false, false]);
+      expect(await devices.dispatch(noJob.dispatchId)).toMatchObject({ state: 'failed', lastErrorCode: 'not_queued' });
+      expect((await devices.dispatch(withJob.dispatchId))?.state).toBe('queued');
+    });
   });
 
   it('traces a sent message back to its dispatch for 7 days, per provider', async () => {

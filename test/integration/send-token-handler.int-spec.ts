@@ -14,7 +14,6 @@ import type { SendTokenPayload } from '@lib/dispatch-contract';
 import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
 import { TransientSendError, type EmailMessage, type EmailSender, type SmsMessage, type SmsSender } from '@lib/notifications';
 import { DeviceRepository, DirectoryRepository, RedisKeys } from '@lib/store';
-import { DispatchQueue } from '../../apps/api/src/infrastructure/dispatch-queue';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 class RecordingSms implements SmsSender {
@@ -46,7 +45,6 @@ describe('SendTokenHandler on Redis', () => {
   let redis: Redis;
   let devices: DeviceRepository;
   let directory: DirectoryRepository;
-  let queue: DispatchQueue;
   let sms: RecordingSms;
   let email: RecordingEmail;
   let handler: SendTokenHandler;
@@ -56,7 +54,6 @@ describe('SendTokenHandler on Redis', () => {
     redis = new Redis(TEST_REDIS_URL);
     devices = new DeviceRepository(redis, keys);
     directory = new DirectoryRepository(redis, keys);
-    queue = new DispatchQueue(redis, keys, config.retry);
   });
 
   beforeEach(() => {
@@ -66,7 +63,6 @@ describe('SendTokenHandler on Redis', () => {
   });
 
   afterAll(async () => {
-    await queue.close();
     await deleteKeys(redis, prefix);
     redis.disconnect();
     Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose']);
@@ -111,7 +107,6 @@ describe('SendTokenHandler on Redis', () => {
         perDeviceCap: 100,
         perDestinationCap: 100,
         windowMs: SEND_LIMIT_WINDOW_MS,
-        job: queue.job({ dispatchId, requestId }, nowMs),
       },
       create && { sessionId: randomUUID(), contactType: channel, approverDocument: create.approverDocument, creationCap: 100, creationWindowMs: GUESS_LIMIT_WINDOW_MS },
     );

@@ -17,7 +17,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppConfig } from '@lib/config';
-import { isSendTokenPayload, type SendTokenPayload } from '@lib/dispatch-contract';
+import { currentAttempt, failsForGood, isSendTokenPayload, type SendTokenPayload } from '@lib/dispatch-contract';
 import { TokenCrypto, destinationOf, maskDestination, tokenExpiresAt, type ContactType } from '@lib/domain';
 import {
   EMAIL_SENDER,
@@ -76,8 +76,8 @@ export class SendTokenHandler {
     const data: unknown = job.data;
     const wellFormed = isSendTokenPayload(data);
     const dispatchId = job.id ?? '';
-    const attempt = job.attemptsMade + 1;
-    const maxAttempts = job.opts.attempts ?? 1;
+    const attempt = currentAttempt(job);
+    const maxAttempts = job.opts.attempts;
     const requestId = wellFormed ? data.requestId : 'unknown';
     const log = (msg: string) => `[request ${requestId}] [dispatch ${dispatchId}] ${msg}`;
 
@@ -121,9 +121,13 @@ export class SendTokenHandler {
     } catch (err) {
       const permanent = err instanceof PermanentSendError;
       const errorCode = err instanceof PermanentSendError || err instanceof TransientSendError ? err.code : 'unexpected_error';
-      const final = permanent || attempt >= maxAttempts;
-      await this.devices.markFailure(dispatchId, final ? 'failed' : 'retrying', errorCode, attempt);
-      this.logger.warn(log(`${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts}, ${errorCode}${final ? ', giving up' : ', will retry'})`));
+      const final = failsForGood(attempt, maxAttempts, permanent);
+      // The provider's answer decides what happens to the job; a store that
+      // cannot record it (down too) must not turn a permanent failure into a retry.
+      await this.devices.markFailure(dispatchId, final ? 'failed' : 'retrying', errorCode, attempt).catch((recordErr: unknown) => {
+        this.logger.warn(log(`could not record the failure on the dispatch (${recordErr instanceof Error ? recordErr.name : 'error'}: store unavailable)`));
+      });
+      this.logger.warn(log(`${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts ?? 1}, ${errorCode}${final ? ', giving up' : ', will retry'})`));
       if (permanent) throw new UnrecoverableError(errorCode);
       if (err instanceof TransientSendError) throw err;
       // Unknown failures are retried too, but without their text, which could echo request data.

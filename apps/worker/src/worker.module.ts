@@ -1,54 +1,80 @@
-/** The worker application: the dispatch processor and what it needs. */
-import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+/**
+ * The worker application: the dispatch queue's processor and the repair of
+ * pending dispatches (@nestjs/bullmq), and what they need.
+ */
+import { BullModule } from '@nestjs/bullmq';
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
 import type { AppConfig } from '@lib/config';
+import { DISPATCH_QUEUE, REPAIR_QUEUE } from '@lib/dispatch-contract';
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
 import { DeviceRepository, RedisKeys, createRedis } from '@lib/store';
-import { DispatchProcessor } from './dispatch.processor';
+import { DISPATCH_PROCESSOR, dispatchProcessor, dispatchWorkerOptions } from './dispatch.processor';
 import { timedEmailSender, timedSmsSender } from './observability/timed-senders';
 import { workerObservability } from './observability/worker-observability';
 import { WorkerMetrics } from './observability/worker-metrics';
+import { RepairProcessor } from './repair.processor';
 import { SendTokenHandler } from './send-token.handler';
 import { APP_CONFIG, REDIS, STORE } from './worker.tokens';
 
+/** The connections, the key layout and the configuration, for every module (BullModule's factory included). */
+@Global()
 @Module({})
-export class WorkerModule implements OnApplicationShutdown {
+class ConnectionsModule implements OnApplicationShutdown {
   constructor(
     @Inject(REDIS) private readonly queueRedis: Redis,
     @Inject(STORE) private readonly storeRedis: Redis,
   ) {}
 
   static forRoot(config: AppConfig): DynamicModule {
+    const providers = [
+      { provide: APP_CONFIG, useValue: config },
+      // BullMQ's connection waits for Redis to come back; the store's fails
+      // fast, so a dispatch hit by an outage errors and is retried. The
+      // store's connection is its own: BullMQ's blocking reads on the other
+      // must not hold up a job's store commands (see redis-connection.ts for
+      // why no connection auto-pipelines).
+      { provide: REDIS, useFactory: () => createRedis('worker', config.redis, 'device-2fa-worker') },
+      { provide: STORE, useFactory: () => createRedis('command', config.redis, 'device-2fa-worker-store') },
+      { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
+    ];
+    return { module: ConnectionsModule, providers, exports: providers.map((p) => p.provide) };
+  }
+
+  onApplicationShutdown(): void {
+    // Runs after the processors closed their workers (providers shut down first).
+    this.queueRedis.disconnect();
+    this.storeRedis.disconnect();
+  }
+}
+
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
     const observability = workerObservability(config);
     return {
       module: WorkerModule,
-      imports: observability.imports,
+      imports: [
+        ConnectionsModule.forRoot(config),
+        BullModule.forRootAsync({
+          inject: [REDIS, RedisKeys],
+          useFactory: (connection: Redis, keys: RedisKeys) => ({ connection, prefix: keys.queuePrefix }),
+        }),
+        BullModule.registerQueue({ name: DISPATCH_QUEUE }, { name: REPAIR_QUEUE }),
+        ...observability.imports,
+      ],
       controllers: observability.controllers,
       providers: [
         ...observability.providers,
-        { provide: APP_CONFIG, useValue: config },
-        // BullMQ's connection waits for Redis to come back; the store's fails
-        // fast, so a dispatch hit by an outage errors and is retried.
-        { provide: REDIS, useFactory: () => createRedis('worker', config.redis, 'device-2fa-worker') },
-        // The store's connection is its own: BullMQ's blocking reads on the
-        // other must not hold up a job's store commands (see redis-connection.ts
-        // for why no connection auto-pipelines).
-        { provide: STORE, useFactory: () => createRedis('command', config.redis, 'device-2fa-worker-store') },
-        { provide: RedisKeys, useValue: new RedisKeys(config.redis.keyPrefix) },
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
         { provide: SMS_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedSmsSender(createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }), m) },
         { provide: EMAIL_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedEmailSender(createEmailSender(config.email, config.providerTimeoutMs), m) },
         SendTokenHandler,
-        DispatchProcessor,
+        { provide: DISPATCH_PROCESSOR, useClass: dispatchProcessor(dispatchWorkerOptions(config)) },
+        RepairProcessor,
       ],
     };
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    // Runs after the processor closed its worker (providers shut down first).
-    this.queueRedis.disconnect();
-    this.storeRedis.disconnect();
   }
 }

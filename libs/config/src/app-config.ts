@@ -40,6 +40,7 @@ const EnvSchema = z.object({
   WORKER_SHUTDOWN_GRACE_MS: int(30_000, 0),
   WORKER_LOCK_DURATION_MS: int(30_000, 1_000),
   WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
+  DISPATCH_REPAIR_INTERVAL_MS: int(5_000, 500),
   ADMIN_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
   TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
@@ -127,7 +128,16 @@ export interface AppConfig {
    * crashed worker's), which go back to the queue. Together they bound how long
    * a crash delays a send.
    */
-  worker: { concurrency: number; httpHost: string; httpPort: number; shutdownGraceMs: number; lockDurationMs: number; stalledIntervalMs: number };
+  worker: {
+    concurrency: number;
+    httpHost: string;
+    httpPort: number;
+    shutdownGraceMs: number;
+    lockDurationMs: number;
+    stalledIntervalMs: number;
+    /** How often, and after how long, a dispatch recorded but never queued gets its job (see RepairProcessor). */
+    repairIntervalMs: number;
+  };
   retry: DispatchRetryPolicy;
   providerTimeoutMs: number;
   sms: SmsTransportConfig;
@@ -232,6 +242,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      repairIntervalMs: e.DISPATCH_REPAIR_INTERVAL_MS,
     },
     retry,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,

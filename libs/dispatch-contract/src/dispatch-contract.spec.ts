@@ -1,4 +1,4 @@
-import { backoffDelay, dispatchJobOptions, isSendTokenPayload, maxRetryWindowMs } from './index';
+import { backoffDelay, currentAttempt, dispatchJobOptions, failsForGood, isSendTokenPayload, maxRetryWindowMs, sendTokenJob } from './index';
 
 describe('dispatch retry policy', () => {
   it('doubles the delay each attempt, with half of it jittered', () => {
@@ -35,5 +35,24 @@ describe('the send-token payload', () => {
     ['a string', 'd-1'],
   ])('refuses %s', (_case, data) => {
     expect(isSendTokenPayload(data)).toBe(false);
+  });
+});
+
+describe('attempts', () => {
+  it('counts the attempt a running job is on from the attempts made before it', () => {
+    expect(currentAttempt({ attemptsMade: 0 })).toBe(1);
+    expect(currentAttempt({ attemptsMade: 5 })).toBe(6);
+  });
+
+  it('ends a job for good on a permanent failure or on its last allowed attempt, not before', () => {
+    expect(failsForGood(1, 6, true)).toBe(true);
+    expect(failsForGood(5, 6, false)).toBe(false);
+    expect(failsForGood(6, 6, false)).toBe(true);
+    expect(failsForGood(1, undefined, false)).toBe(true);
+  });
+
+  it('builds the send job of a dispatch with the dispatch id as job id and nothing but ids as data', () => {
+    const job = sendTokenJob({ dispatchId: 'd-1', requestId: 'r-1', extra: 'x' } as never, { attempts: 3, backoffMs: 100 });
+    expect(job).toEqual({ name: 'send-token', data: { dispatchId: 'd-1', requestId: 'r-1' }, opts: expect.objectContaining({ jobId: 'd-1', attempts: 3 }) });
   });
 });

@@ -8,6 +8,8 @@
  */
 
 export const DISPATCH_QUEUE = 'token-dispatch';
+/** The worker's maintenance queue: a job scheduler there runs the pending-dispatch repair. */
+export const REPAIR_QUEUE = 'token-dispatch-repair';
 
 export const DispatchJobName = {
   sendToken: 'send-token',
@@ -43,6 +45,18 @@ export interface DispatchRetryPolicy {
   backoffMs: number;
 }
 
+/** The number (1-based) of the attempt a job is on while its processor runs (BullMQ counts attempts made before it). */
+export const currentAttempt = (job: { attemptsMade: number }): number => job.attemptsMade + 1;
+
+/**
+ * Whether a failure of attempt `attempt` (1-based) ends the job for good: a
+ * permanent failure, or the last attempt the job's options allow. The one
+ * place this is decided, for the dispatch record, the metrics and the log.
+ */
+export function failsForGood(attempt: number, allowedAttempts: number | undefined, permanent: boolean): boolean {
+  return permanent || attempt >= (allowedAttempts ?? 1);
+}
+
 /** Custom backoff strategy name registered by the worker. */
 export const BACKOFF_STRATEGY = 'exponential-jitter';
 
@@ -62,7 +76,21 @@ export function maxRetryWindowMs(policy: DispatchRetryPolicy): number {
   return total;
 }
 
-/** Options of every send job. Its id, set per job, is the dispatch id: a dispatch never has two jobs. */
+/**
+ * The send job of one dispatch, as `queue.add(name, data, opts)` takes it. Its
+ * id is the dispatch id, so a dispatch never has two jobs: the api adds it
+ * after recording the dispatch (again on a coalesced request), the worker's
+ * repair adds it for a dispatch still pending, and BullMQ keeps the first.
+ */
+export function sendTokenJob(payload: SendTokenPayload, policy: DispatchRetryPolicy) {
+  return {
+    name: DispatchJobName.sendToken,
+    data: { dispatchId: payload.dispatchId, requestId: payload.requestId } satisfies SendTokenPayload,
+    opts: { ...dispatchJobOptions(policy), jobId: payload.dispatchId },
+  };
+}
+
+/** Options of every send job (its id, `jobId`, is set per job: see sendTokenJob). */
 export function dispatchJobOptions(policy: DispatchRetryPolicy) {
   return {
     attempts: policy.attempts,

@@ -9,13 +9,14 @@ import {
   ARM_TOKEN,
   COMPLETE_VALIDATION,
   DISABLE_DEVICE,
+  DROP_PENDING,
   FAIL_VALIDATION,
   MARK_SENT,
   RECORD_DELIVERY,
+  PENDING_DISPATCHES,
   REQUEST_DISPATCH,
   RESERVE_ATTEMPT,
 } from './device.scripts';
-import type { QueueJobInsert } from './queue-job';
 import type { Device, DeviceView, Dispatch, DispatchState } from './records';
 import type { RedisKeys } from './redis-keys';
 import { redisCall } from './lua-script';
@@ -37,8 +38,6 @@ export interface DispatchRequest {
   perDeviceCap: number;
   perDestinationCap: number;
   windowMs: number;
-  /** The dispatch's send job (its id is `dispatchId`), added in the same step when the dispatch is queued. */
-  job: QueueJobInsert;
 }
 
 export interface NewDevice {
@@ -95,6 +94,15 @@ export type ArmResult =
 /** ARM_TOKEN's placeholders for the account key (\x01) and the device key (\x02) in a key template. */
 const ACCOUNT_SLOT = '\x01';
 const DEVICE_SLOT = '\x02';
+/** PENDING_DISPATCHES's placeholder for a dispatch id. */
+const ID_SLOT = '\x01';
+
+/** A dispatch recorded but not taken up by a worker yet (see REQUEST_DISPATCH). */
+export interface PendingDispatch {
+  dispatchId: string;
+  requestId: string;
+  requestedAtMs: number;
+}
 
 export type DeliveryRecordResult = 'recorded' | 'stale' | 'gone' | 'mismatch';
 
@@ -120,9 +128,12 @@ export class DeviceRepository {
     private readonly keys: RedisKeys,
   ) {}
 
-  /** Creates the device and queues its first send, atomically; or resends. */
+  /**
+   * Creates the device and records its first send, atomically; or resends.
+   * A queued (or coalesced) dispatch is pending until its job runs: the
+   * caller adds the job next (see PENDING_DISPATCHES for when it does not).
+   */
   async requestDispatch(req: DispatchRequest, create?: NewDevice): Promise<DispatchRequestResult> {
-    if (req.job.id !== req.dispatchId) throw new Error(`the send job's id ${req.job.id} is not the dispatch id ${req.dispatchId}`);
     const nowIso = new Date(req.nowMs).toISOString();
     const reply = (await REQUEST_DISPATCH.run(
       this.redis,
@@ -134,7 +145,7 @@ export class DeviceRepository {
         this.keys.destinationSends(req.destinationDigest),
         this.keys.dispatch(req.dispatchId),
         this.keys.deviceCreations(req.accountKey),
-        ...req.job.keys,
+        this.keys.pendingDispatches,
       ],
       [
         create ? 'create' : 'resend',
@@ -159,7 +170,6 @@ export class DeviceRepository {
         req.deviceKey,
         create?.creationCap ?? 0,
         create?.creationWindowMs ?? 0,
-        ...req.job.args,
       ],
     )) as string[];
     const [outcome, a, b, c] = reply;
@@ -273,7 +283,7 @@ export class DeviceRepository {
   async armToken(req: ArmRequest): Promise<ArmResult> {
     const [outcome, a, b, c, d, e] = (await ARM_TOKEN.run(
       this.redis,
-      [this.keys.dispatch(req.jobId), this.keys.dispatch(req.data.dispatchId || req.jobId)],
+      [this.keys.dispatch(req.jobId), this.keys.dispatch(req.data.dispatchId || req.jobId), this.keys.pendingDispatches],
       [
         req.jobId,
         req.data.dispatchId,
@@ -316,6 +326,19 @@ export class DeviceRepository {
       [this.keys.device(target.accountKey, target.deviceKey), this.keys.dispatch(target.dispatchId), this.keys.providerMessage(provider, providerMessageId)],
       [target.dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, PROVIDER_MESSAGE_TTL_SECONDS],
     );
+  }
+
+  /** Dispatches pending since before `olderThanMs` (their job not taken up yet), oldest first, at most `limit`. */
+  async pendingDispatches(olderThanMs: number, limit: number): Promise<PendingDispatch[]> {
+    const flat = (await PENDING_DISPATCHES.run(this.redis, [this.keys.pendingDispatches], [olderThanMs, limit, this.keys.dispatch(ID_SLOT)])) as string[];
+    const out: PendingDispatch[] = [];
+    for (let i = 0; i < flat.length; i += 3) out.push({ dispatchId: flat[i], requestId: flat[i + 1], requestedAtMs: Number(flat[i + 2]) });
+    return out;
+  }
+
+  /** Stops tracking a pending dispatch (DROP_PENDING); one that never got a job is recorded as failed. */
+  async dropPending(dispatchId: string, hasJob: boolean): Promise<void> {
+    await DROP_PENDING.run(this.redis, [this.keys.pendingDispatches, this.keys.dispatch(dispatchId)], [dispatchId, hasJob ? '0' : '1', new Date().toISOString()]);
   }
 
   // --- delivery receipts (api) -----------------------------------------------

@@ -5,34 +5,38 @@
  */
 import { DeviceStatus } from '@lib/domain';
 import { LuaScript } from './lua-script';
-import { BULLMQ_ADD_STANDARD_JOB_LUA } from './queue-job';
 
 /**
  * Create a device (mode `create`) or request a resend (mode `resend`), apply
  * the new-device cap per account (create), coalescing (same device, same
  * channel, inside the window) and the send caps, record the dispatch as
- * queued with its code nonce and add its send job to the BullMQ queue, all in
- * one atomic step (see queue-job.ts). Nothing is written before every check
- * has passed; a coalesced request adds nothing, its dispatch's job exists.
+ * queued with its code nonce, and add its id to the pending dispatches, all
+ * in one atomic step. Nothing is written before every check has passed; a
+ * coalesced request adds nothing.
+ *
+ * The caller then adds the dispatch's send job to the queue (its id is the
+ * dispatch id, so adding it twice is harmless), on a coalesced request too.
+ * A dispatch stays pending until the worker takes it up (ARM_TOKEN), so one
+ * whose job was never added (the api died in between) is found and queued
+ * again by the worker's repair (pendingDispatches).
  *
  * The code nonce (a CSPRNG value, see TokenCrypto) lives only on the dispatch
  * record: never in the job, a response or a log.
  *
  * KEYS: 1 device, 2 device events, 3 coalesce, 4 device sends, 5 destination sends, 6 dispatch,
- *       7 the account's device creations, 8-16 the job's queue keys (QueueJobInsert.keys)
+ *       7 the account's device creations, 8 pending dispatches
  * ARGV: 1 mode, 2 account key, 3 now ms, 4 now ISO, 5 coalesce ms, 6 device cap,
  *       7 destination cap, 8 window ms, 9 dispatch id, 10 channel, 11 masked destination,
  *       12 max failed attempts, 13 dispatch ttl s, 14 request id,
  *       15 session id, 16 contact type, 17 approver document, 18 pending event JSON,
- *       19 code nonce, 20 device key, 21 device creation cap, 22 device creation window ms,
- *       23-25 the job's arguments (QueueJobInsert.args; its id is the dispatch id)
+ *       19 code nonce, 20 device key, 21 device creation cap, 22 device creation window ms
  * Returns: {'queued'|'coalesced', dispatchId, channel, requestId} or
  *          {'exists'} | {'not_found'} | {'locked'} | {'invalid_status', status} |
  *          {'device_cap'|'destination_cap'|'creation_cap', retryAfterMs}
  */
 export const REQUEST_DISPATCH = new LuaScript(
   'request-dispatch',
-  `${BULLMQ_ADD_STANDARD_JOB_LUA}
+  `
 local mode = ARGV[1]
 local now = tonumber(ARGV[3])
 local windowMs = tonumber(ARGV[8])
@@ -70,11 +74,6 @@ if redis.call('ZCARD', KEYS[4]) >= tonumber(ARGV[6]) then return {'device_cap', 
 redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - windowMs)
 if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[7]) then return {'destination_cap', retry_after(KEYS[5], windowMs)} end
 
-local jobId = bullmq_add_standard_job(
-  {KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]},
-  {ARGV[23], ARGV[24], ARGV[25]})
-if tostring(jobId) ~= ARGV[9] then return redis.error_reply('ERR send job not added: ' .. tostring(jobId)) end
-
 if mode == 'create' then
   redis.call('HSET', KEYS[1],
     'account_key', ARGV[2], 'session_id', ARGV[15], 'status', 'pending_2fa_approval',
@@ -100,6 +99,7 @@ redis.call('HSET', KEYS[6],
   'state', 'queued', 'attempts', '0', 'destination', ARGV[11],
   'requested_at', ARGV[4], 'updated_at', ARGV[4])
 redis.call('EXPIRE', KEYS[6], ARGV[13])
+redis.call('ZADD', KEYS[8], now, ARGV[9])
 return {'queued', ARGV[9], ARGV[10], ARGV[14]}
 `,
 );
@@ -249,7 +249,10 @@ const DEVICE_STATUS_SET = `{ ${Object.values(DeviceStatus)
  *    codes (`country_not_allowed`, see smsDestinationAllowed): the dispatch
  *    fails for good.
  *
- * KEYS: 1 the job's dispatch (by job id), 2 the dispatch the job's data names.
+ * Whatever the outcome for the job's own dispatch, it is no longer pending
+ * (REQUEST_DISPATCH): its job has run.
+ *
+ * KEYS: 1 the job's dispatch (by job id), 2 the dispatch the job's data names, 3 pending dispatches.
  * ARGV: 1 job id, 2 data's dispatch id, 3 data's request id, 4 '1' when the data is well-formed,
  *       5 now ISO, 6 token expires at ms, 7 attempt, 8 account key template, 9 device key template
  *       (RedisKeys templates: \1 for the account key, \2 for the device key),
@@ -271,6 +274,7 @@ local function set_state(key, state, code)
 end
 
 local p = redis.call('HMGET', KEYS[1], 'dispatch_id', 'account_key', 'device_key', 'channel', 'request_id', 'state', 'code_nonce')
+if p[1] then redis.call('ZREM', KEYS[3], p[1]) end
 local trusted = p[1] and ARGV[4] == '1' and ARGV[1] == p[1] and ARGV[2] == p[1] and ARGV[3] == p[5]
 if not trusted then
   local reason = p[1] and 'job_data_mismatch' or 'job_unknown'
@@ -379,5 +383,54 @@ else
   redis.call('HDEL', KEYS[1], 'delivery_error_code')
 end
 return 'recorded'
+`,
+);
+
+/**
+ * Worker, every repair interval: the dispatches still pending (their job not
+ * taken up yet) since before `olderThanMs`, oldest first, with their request
+ * ids and when they were requested. A pending dispatch whose record is gone
+ * (expired) is dropped here.
+ *
+ * KEYS: 1 pending dispatches. ARGV: 1 older than ms, 2 limit, 3 dispatch key template (\1 for the id)
+ * Returns a flat list: dispatchId, requestId, requested at ms, dispatchId…
+ */
+export const PENDING_DISPATCHES = new LuaScript(
+  'pending-dispatches',
+  `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))) do
+  table.insert(out, id)
+end
+local found = {}
+for i = 1, #out, 2 do
+  local requestId = redis.call('HGET', (string.gsub(ARGV[3], '\\1', function() return out[i] end)), 'request_id')
+  if requestId then
+    table.insert(found, out[i])
+    table.insert(found, requestId)
+    table.insert(found, out[i + 1])
+  else
+    redis.call('ZREM', KEYS[1], out[i])
+  end
+end
+return found
+`,
+);
+
+/**
+ * Worker's repair: a dispatch pending too long to be worth sending is no
+ * longer pending; if it never got a job (still `queued`), it is recorded as
+ * failed (`not_queued`).
+ *
+ * KEYS: 1 pending dispatches, 2 dispatch. ARGV: 1 dispatch id, 2 '1' when it has no job, 3 now ISO
+ */
+export const DROP_PENDING = new LuaScript(
+  'drop-pending',
+  `
+redis.call('ZREM', KEYS[1], ARGV[1])
+if ARGV[2] == '1' and redis.call('HGET', KEYS[2], 'state') == 'queued' then
+  redis.call('HSET', KEYS[2], 'state', 'failed', 'last_error_code', 'not_queued', 'updated_at', ARGV[3])
+end
+return 1
 `,
 );

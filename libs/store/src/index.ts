@@ -2,7 +2,6 @@ export * from './records';
 export * from './redis-keys';
 export * from './redis-connection';
 export * from './lua-script';
-export * from './queue-job';
 export * from './directory.repository';
 export * from './device.repository';
 export * from './replay-guard';

@@ -28,6 +28,10 @@ export class RedisKeys {
   dispatch(dispatchId: string): string {
     return `${this.prefix}:dispatch:${dispatchId}`;
   }
+  /** Dispatches recorded whose job has not run yet, scored by request time (REQUEST_DISPATCH, ARM_TOKEN). */
+  get pendingDispatches(): string {
+    return `${this.prefix}:dispatches:pending`;
+  }
   coalesce(accountKey: string, deviceKey: string): string {
     return `${this.prefix}:limit:coalesce:${accountKey}:${deviceKey}`;
   }

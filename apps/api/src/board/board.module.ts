@@ -22,6 +22,6 @@ export class BoardModule implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerQueueBoards(fastify, this.queue.bullQueue, new BoardCredentials(this.config));
+    registerQueueBoards(fastify, this.queue.queue, new BoardCredentials(this.config));
   }
 }

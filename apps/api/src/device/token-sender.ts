@@ -1,7 +1,8 @@
 /**
- * Requests a token send for a device: applies coalescing and the send caps,
- * records the dispatch and queues its job, in one atomic Lua script.
- * Shared by create and resend, which differ only in whether the device is new.
+ * Requests a token send for a device: applies coalescing and the send caps
+ * and records the dispatch as pending, in one atomic Lua script, then queues
+ * its job. Shared by create and resend, which differ only in whether the
+ * device is new.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
@@ -66,10 +67,6 @@ export class TokenSender {
         perDeviceCap: limits.perDevicePerHour,
         perDestinationCap: limits.perDestinationPerHour,
         windowMs: SEND_LIMIT_WINDOW_MS,
-        // Added by the same script that checks the rules and records the
-        // dispatch: a queued dispatch always has its job. A coalesced request
-        // adds none; it joins the job of the dispatch it joins.
-        job: this.queue.job({ dispatchId, requestId: req.requestId }, nowMs),
       },
       req.create && {
         ...req.create,
@@ -82,6 +79,12 @@ export class TokenSender {
     switch (result.outcome) {
       case 'queued':
       case 'coalesced':
+        // The dispatch is recorded and pending: now its job. On a coalesced
+        // request too (same job id, so a no-op when it exists), so a client's
+        // retry repairs a job lost to a crash between the two steps. Until the
+        // job runs, the worker's repair would add it as well (see
+        // PENDING_DISPATCHES): a 202 means the send will happen.
+        await this.queue.add({ dispatchId: result.dispatchId, requestId: result.requestId });
         return { createdAt: result.createdAt };
       case 'exists':
         throw new DomainError(ErrorCodes.deviceExists);

@@ -1,35 +1,33 @@
 /**
- * The API's side of the dispatch queue. A send job is not added by a call of
- * its own: DispatchQueue builds it (`job`), and the store's request-dispatch
- * script adds it in the same atomic step that checks the send rules and
- * records the dispatch (libs/store, queue-job.ts). The BullMQ Queue is kept
- * for what reads the queue: the dashboard, the health check, the depth gauge.
+ * The api's side of the dispatch queue: it adds a dispatch's send job once the
+ * store has recorded the dispatch (token-sender.ts), through the BullMQ Queue
+ * @nestjs/bullmq registers (the dashboard, the health check and the depth
+ * gauge read the same one). The job's id is the dispatch id, so adding it
+ * again (a coalesced request, the worker's repair of a pending dispatch) is
+ * harmless: BullMQ keeps the first.
  */
-import { Queue } from 'bullmq';
-import { QueueJobWriter, type QueueJobInsert, type RedisClient as Redis } from '@lib/store';
-import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions, type DispatchRetryPolicy, type SendTokenPayload } from '@lib/dispatch-contract';
-import type { RedisKeys } from '@lib/store';
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { AppConfig } from '@lib/config';
+import { DISPATCH_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
+import { InfrastructureError } from '@lib/domain';
+import { APP_CONFIG } from './tokens';
 
+@Injectable()
 export class DispatchQueue {
-  private readonly queue: Queue<SendTokenPayload, void, typeof DispatchJobName.sendToken>;
-  private readonly jobs: QueueJobWriter<SendTokenPayload>;
+  constructor(
+    @InjectQueue(DISPATCH_QUEUE) readonly queue: Queue<SendTokenPayload>,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
-  constructor(connection: Redis, keys: RedisKeys, retry: DispatchRetryPolicy) {
-    this.queue = new Queue(DISPATCH_QUEUE, { connection, prefix: keys.queuePrefix });
-    this.queue.on('error', () => undefined);
-    this.jobs = new QueueJobWriter(this.queue, DispatchJobName.sendToken, dispatchJobOptions(retry));
-  }
-
-  /** The send job of one dispatch; its id is the dispatch id, so a dispatch never has two jobs. */
-  job(payload: SendTokenPayload, nowMs: number): QueueJobInsert {
-    return this.jobs.job(payload.dispatchId, payload, nowMs);
-  }
-
-  get bullQueue(): Queue {
-    return this.queue;
-  }
-
-  async close(): Promise<void> {
-    await this.queue.close();
+  /** Adds the dispatch's send job (a no-op if it exists); a Redis failure is an InfrastructureError. */
+  async add(payload: SendTokenPayload): Promise<void> {
+    const job = sendTokenJob(payload, this.config.retry);
+    try {
+      await this.queue.add(job.name, job.data, job.opts);
+    } catch (err) {
+      throw new InfrastructureError('redis', { cause: err });
+    }
   }
 }

@@ -33,7 +33,7 @@ export class ApiHealthController {
     const timeoutMs = this.config.redis.commandTimeoutMs;
     return this.health.check([
       () => probe(this.indicators, 'redis', () => this.redis.ping(), timeoutMs),
-      () => probe(this.indicators, 'queue', () => this.queue.bullQueue.getJobCounts('waiting'), timeoutMs),
+      () => probe(this.indicators, 'queue', () => this.queue.queue.getJobCounts('waiting'), timeoutMs),
     ]);
   }
 }

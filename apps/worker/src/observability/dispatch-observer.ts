@@ -7,7 +7,7 @@ import { Injectable } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { Store, storage } from 'nestjs-pino/storage';
-import type { SendTokenPayload } from '@lib/dispatch-contract';
+import { currentAttempt, failsForGood, type SendTokenPayload } from '@lib/dispatch-contract';
 import { RefusedJobError, type SendContext } from '../send-token.handler';
 import { WorkerMetrics } from './worker-metrics';
 
@@ -35,7 +35,7 @@ export class DispatchObserver {
         this.metrics.dispatchFinished(context.channel, result.outcome);
         return result;
       } catch (err) {
-        const final = err instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        const final = failsForGood(currentAttempt(job), job.opts.attempts, err instanceof UnrecoverableError);
         this.metrics.dispatchFinished(context.channel, err instanceof RefusedJobError ? 'refused' : final ? 'failed' : 'retried');
         throw err;
       }

@@ -8,7 +8,7 @@ import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { AppConfig } from '@lib/config';
 import { HealthCheckFilter, probe } from '@lib/observability';
 import type { RedisClient as Redis } from '@lib/store';
-import { DispatchProcessor } from '../dispatch.processor';
+import { DISPATCH_PROCESSOR, type DispatchProcessor } from '../dispatch.processor';
 import { APP_CONFIG, REDIS, STORE } from '../worker.tokens';
 
 @Controller('health')
@@ -19,7 +19,7 @@ export class WorkerHealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly queueRedis: Redis,
     @Inject(STORE) private readonly storeRedis: Redis,
-    private readonly processor: DispatchProcessor,
+    @Inject(DISPATCH_PROCESSOR) private readonly processor: DispatchProcessor,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -37,10 +37,7 @@ export class WorkerHealthController {
         probe(
           this.indicators,
           'worker',
-          () => {
-            const worker = this.processor.bullWorker;
-            return !!worker && worker.isRunning() && !worker.closing;
-          },
+          () => this.processor.consuming,
           timeoutMs,
         ),
     ]);

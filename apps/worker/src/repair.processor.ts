@@ -1,0 +1,78 @@
+/**
+ * The pending-dispatch repair, so that a 202 means the send will happen.
+ *
+ * The api records a dispatch (as pending) and then adds its job: two steps.
+ * Should it die between them, the dispatch would wait forever. A BullMQ job
+ * scheduler on the repair queue runs this every DISPATCH_REPAIR_INTERVAL_MS,
+ * on one worker at a time: each dispatch pending for longer than an interval
+ * whose job does not exist gets it, with the same job id (so a job added
+ * meanwhile by the api is kept, and nothing is sent twice). A dispatch whose
+ * job exists but has not run yet is left alone. One pending for longer than
+ * REPAIR_GIVE_UP_MS is no longer tracked: if it never got a job it is recorded
+ * as failed (`not_queued`), a code that late being of no use.
+ */
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { AppConfig } from '@lib/config';
+import { DISPATCH_QUEUE, REPAIR_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
+import { DeviceRepository } from '@lib/store';
+import { APP_CONFIG } from './worker.tokens';
+
+/** Pending dispatches looked at per run, oldest first. */
+const BATCH = 500;
+/** A dispatch pending this long is given up (the token's hand-off would be an hour late). */
+export const REPAIR_GIVE_UP_MS = 60 * 60 * 1000;
+const SCHEDULER_ID = 'repair-pending-dispatches';
+
+export interface RepairResult {
+  requeued: number;
+  waiting: number;
+  givenUp: number;
+}
+
+@Processor(REPAIR_QUEUE, { autorun: false, concurrency: 1 })
+export class RepairProcessor extends WorkerHost implements OnApplicationBootstrap {
+  private readonly logger = new Logger('DispatchRepair');
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly devices: DeviceRepository,
+    @InjectQueue(DISPATCH_QUEUE) private readonly dispatches: Queue<SendTokenPayload>,
+    @InjectQueue(REPAIR_QUEUE) private readonly repairs: Queue,
+  ) {
+    super();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    // Every worker upserts the same scheduler: one schedule, one run per interval, whichever worker takes it.
+    await this.repairs.upsertJobScheduler(
+      SCHEDULER_ID,
+      { every: this.config.worker.repairIntervalMs },
+      { name: 'repair', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+    );
+    this.worker.run().catch((err: Error) => this.logger.error(`repair worker stopped: ${err.message}`));
+  }
+
+  async process(): Promise<RepairResult> {
+    const now = Date.now();
+    const pending = await this.devices.pendingDispatches(now - this.config.worker.repairIntervalMs, BATCH);
+    const result: RepairResult = { requeued: 0, waiting: 0, givenUp: 0 };
+    for (const p of pending) {
+      const exists = (await this.dispatches.getJob(p.dispatchId)) !== undefined;
+      if (now - p.requestedAtMs > REPAIR_GIVE_UP_MS) {
+        await this.devices.dropPending(p.dispatchId, exists);
+        result.givenUp += 1;
+      } else if (exists) {
+        result.waiting += 1;
+      } else {
+        const job = sendTokenJob(p, this.config.retry);
+        await this.dispatches.add(job.name, job.data, job.opts);
+        result.requeued += 1;
+        this.logger.warn(`[request ${p.requestId}] [dispatch ${p.dispatchId}] its job was missing: queued again`);
+      }
+    }
+    if (result.givenUp > 0) this.logger.warn(`gave up ${result.givenUp} dispatches pending for over ${REPAIR_GIVE_UP_MS / 60_000} minutes`);
+    return result;
+  }
+}
