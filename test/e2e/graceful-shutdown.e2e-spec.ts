@@ -54,3 +54,47 @@ describe('worker graceful shutdown', () => {
     expect(second.output.some((l) => l.includes('handed to'))).toBe(true);
   });
 });
+
+describe('worker shutdown past its grace period', () => {
+  let stack: Stack;
+  const GRACE_MS = 500;
+  const PROVIDER_DELAY_MS = 6_000;
+
+  beforeAll(async () => {
+    stack = await Stack.start({
+      label: 'shutdown-grace',
+      // The provider answers after 6 s, within its timeout: only the grace can cut the send short.
+      env: { WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS), WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', PROVIDER_TIMEOUT_MS: '10000' },
+    });
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('exits once the grace is over, without waiting for the send in flight, and another worker sends the same code', async () => {
+    stack.twilio.delay(PROVIDER_DELAY_MS);
+    const first = stack.worker!;
+    const device = await stack.newDevice('sms');
+    // The send is in flight: Twilio has the request and has not answered.
+    for (let waited = 0; stack.twilio.requests.length === 0 && waited < 5_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(stack.twilio.requests).toHaveLength(1);
+    const signalledAt = Date.now();
+    first.child.kill('SIGTERM');
+    await first.waitFor(/grace period over/, 5_000);
+    // It exits by itself (a second signal would kill it whatever it was doing).
+    await first.exit(PROVIDER_DELAY_MS * 2);
+    const exitedAfterMs = Date.now() - signalledAt;
+    expect(first.child.signalCode ?? first.child.exitCode).toBe('SIGTERM');
+    // Well before the provider would have answered.
+    expect(exitedAfterMs).toBeLessThan(PROVIDER_DELAY_MS - 2_000);
+
+    stack.twilio.delay(0);
+    await stack.startWorker();
+    const messages = await stack.twilio.waitForMessages(1, 15_000);
+    const codes = new Set(messages.filter((m) => m.to === device.approver.phone_number).map((m) => m.body));
+    expect(codes.size).toBe(1); // however many copies arrive, one code
+    const q = await device.client.query(device.accountKey, device.deviceKey);
+    expect(q.body.token_dispatch.state).toBe('sent');
+  });
+});

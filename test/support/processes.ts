@@ -88,6 +88,19 @@ export class ServiceProcess {
     return this.child.exitCode === null && this.child.signalCode === null;
   }
 
+  /** Resolves with the exit code once the process exits by itself; rejects after `timeoutMs` (sending nothing). */
+  async exit(timeoutMs: number): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} still running after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited!, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** SIGTERM, then SIGKILL if it does not exit in time. */
   async stop(timeoutMs = 10_000): Promise<number | null> {
     if (!this.running) return this.exited!;
