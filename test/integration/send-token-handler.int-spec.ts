@@ -9,7 +9,7 @@ import { Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { SendTokenHandler } from '../../apps/worker/src/send-token.handler';
-import { loadConfig } from '@lib/config';
+import { loadConfig, type AppConfig } from '@lib/config';
 import type { SendTokenPayload } from '@lib/dispatch-contract';
 import { SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
 import { TransientSendError, type EmailMessage, type EmailSender, type SmsMessage, type SmsSender } from '@lib/notifications';
@@ -41,7 +41,7 @@ class RecordingEmail implements EmailSender {
 describe('SendTokenHandler on Redis', () => {
   const prefix = uniquePrefix('send-token');
   const keys = new RedisKeys(prefix);
-  const config = loadConfig({ TOKEN_HASH_SECRET: 'send-token-handler-test-secret-0123456789' });
+  const config = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: 'send-token-handler-test-secret-0123456789' }, 'worker');
   const crypto = new TokenCrypto(config.tokenHashSecret, config.tokenPolicy);
   let redis: Redis;
   let devices: DeviceRepository;
@@ -62,7 +62,8 @@ describe('SendTokenHandler on Redis', () => {
   beforeEach(() => {
     sms = new RecordingSms();
     email = new RecordingEmail();
-    handler = new SendTokenHandler(config, devices, crypto, sms, email);
+    // SendTokenHandler still declares the api's AppConfig; it reads only settings the worker's config has.
+    handler = new SendTokenHandler(config as AppConfig, devices, crypto, sms, email);
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 /** The worker application: the dispatch processor and what it needs. */
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
 import { DeviceRepository, RedisKeys, createRedis } from '@lib/store';
@@ -19,7 +19,7 @@ export class WorkerModule implements OnApplicationShutdown {
     @Inject(STORE) private readonly storeRedis: Redis,
   ) {}
 
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: WorkerConfig): DynamicModule {
     const observability = workerObservability(config);
     return {
       module: WorkerModule,
