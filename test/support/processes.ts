@@ -47,15 +47,33 @@ export class ServiceProcess {
     lines(child.stderr);
   }
 
-  static start(app: 'api' | 'worker', env: Record<string, string>): ServiceProcess {
+  /**
+   * `prefix` runs the app under another program, e.g.
+   * `['/usr/bin/faketime', '-f', '-3s']` for a process whose clock is 3 s behind.
+   */
+  static start(app: 'api' | 'worker', env: Record<string, string>, options: { prefix?: string[] } = {}): ServiceProcess {
     const entry = join(ROOT, 'dist', 'apps', app, 'main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-    const child = spawn(process.execPath, [entry], {
+    const [command, ...args] = [...(options.prefix ?? []), process.execPath, entry];
+    const child = spawn(command, args, {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new ServiceProcess(app, child);
+  }
+
+  /** The exit code once the process has exited by itself (fails after `timeoutMs`). */
+  async exitCode(timeoutMs = 15_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} still running after ${timeoutMs} ms. Output:\n${this.output.slice(-30).join('\n')}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited!, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Resolves with the first line (already printed or to come) matching `pattern`. */

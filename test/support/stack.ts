@@ -20,8 +20,8 @@ export const TWILIO_FROM = '+15005550006';
 export interface StackOptions {
   label: string;
   redisUrl?: string;
-  /** Extra environment for both processes (limits, retry timings…). */
-  env?: Record<string, string>;
+  /** Extra environment for both processes (limits, retry timings…); `undefined` leaves a variable unset (e.g. NODE_ENV). */
+  env?: Record<string, string | undefined>;
   startWorker?: boolean;
 }
 
@@ -72,7 +72,7 @@ export class Stack {
 
   private async boot(): Promise<void> {
     await Promise.all([this.twilio.start(), this.ses.start()]);
-    this.env = {
+    const env: Record<string, string | undefined> = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: '0',
@@ -95,11 +95,12 @@ export class Stack {
       WORKER_HTTP_PORT: '0',
       ...this.options.env,
     };
+    this.env = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     this.api = ServiceProcess.start('api', this.env);
     const [, url] = await this.api.waitFor(/listening on (http:\/\/[^\s"]+)/);
     this.apiUrl = url;
     this.api.url = url;
-    this.admin = new AdminClient(url, ADMIN_TOKEN);
+    this.admin = new AdminClient(url, this.env.ADMIN_TOKEN ?? ADMIN_TOKEN);
     if (this.options.startWorker !== false) await this.startWorker();
   }
 

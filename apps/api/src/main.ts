@@ -1,13 +1,13 @@
 import './runtime-tuning';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
-import { describeMode, loadConfigOrExit } from '@lib/config';
+import { loadConfigOrExit } from '@lib/config';
 import { startApi } from './bootstrap';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit(process.env, 'api');
   const app = await startApi(config);
-  new Logger('Api').log(`listening on ${await app.getUrl()} (${describeMode(config)})`);
+  new Logger('Api').log(`listening on ${await app.getUrl()}`);
 }
 
 main().catch((err: unknown) => {
