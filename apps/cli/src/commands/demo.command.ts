@@ -20,7 +20,8 @@ export const demoCommand: CliCommand = {
   summary: 'register a client and an account, create a device, print the next commands',
   help: `Usage: npm run cli -- demo [--kind p256|p521|ed25519] [--contact sms|email]
 
-Against the api at API_URL (admin token from ADMIN_TOKEN):
+Against the api at API_URL (admin token from ADMIN_TOKEN, else from .local/dev-secrets.env,
+which npm start generates, so nothing needs copying after npm start):
   1. generates a client key pair into .demo/<client_key>/ (git ignores .demo/)
   2. registers the client (PUT /internal/clients/...)
   3. registers an active regular account with one fake approver (PUT /internal/accounts/...)
