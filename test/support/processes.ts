@@ -47,15 +47,10 @@ export class ServiceProcess {
     lines(child.stderr);
   }
 
-  /**
-   * `prefix` runs the app under another program, e.g.
-   * `['/usr/bin/faketime', '-f', '-3s']` for a process whose clock is 3 s behind.
-   */
-  static start(app: 'api' | 'worker', env: Record<string, string>, options: { prefix?: string[] } = {}): ServiceProcess {
+  static start(app: 'api' | 'worker', env: Record<string, string>): ServiceProcess {
     const entry = join(ROOT, 'dist', 'apps', app, 'main.js');
     if (!existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\` first`);
-    const [command, ...args] = [...(options.prefix ?? []), process.execPath, entry];
-    const child = spawn(command, args, {
+    const child = spawn(process.execPath, [entry], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

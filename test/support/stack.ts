@@ -54,6 +54,8 @@ export class Stack {
   api!: ServiceProcess;
   /** Every worker started, oldest first. */
   readonly workers: ServiceProcess[] = [];
+  /** Api processes started besides the first one (same Redis and prefix), oldest first. */
+  readonly extraApis: ServiceProcess[] = [];
   apiUrl!: string;
   admin!: AdminClient;
   private env!: Record<string, string>;
@@ -114,6 +116,18 @@ export class Stack {
     return worker;
   }
 
+  /**
+   * Another api process on the same Redis and key prefix (a second
+   * instance behind a load balancer), with `extraEnv` on top of the stack's.
+   */
+  async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const api = ServiceProcess.start('api', { ...this.env, ...extraEnv });
+    this.extraApis.push(api);
+    const [, url] = await api.waitFor(/listening on (http:\/\/[^\s"]+)/);
+    api.url = url;
+    return api;
+  }
+
   /** The most recently started worker. */
   get worker(): ServiceProcess | undefined {
     return this.workers[this.workers.length - 1];
@@ -126,7 +140,7 @@ export class Stack {
 
   /** All lines printed by the processes of this stack. */
   get output(): string[] {
-    return [...(this.api?.output ?? []), ...this.workers.flatMap((w) => w.output)];
+    return [...(this.api?.output ?? []), ...this.extraApis.flatMap((a) => a.output), ...this.workers.flatMap((w) => w.output)];
   }
 
   /** Registers a client integration with a fresh key pair and returns its signed client. */
@@ -174,7 +188,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
+    await Promise.all([this.api?.stop(), ...this.extraApis.map((a) => a.stop()), ...this.workers.map((w) => w.stop())]);
     await Promise.all([this.twilio.stop(), this.ses.stop()]);
     await deleteKeys(this.redis, this.prefix).catch(() => undefined);
     this.redis.disconnect();

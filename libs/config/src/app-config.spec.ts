@@ -93,6 +93,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '10' }), 'worker')).toThrow(/WORKER_LOCK_DURATION_MS/);
   });
 
+  it('reads the margin for clock skew between api instances (60 s unless set, 0 or more)', () => {
+    expect(loadConfig(testEnv(), 'api')).toMatchObject({ authMaxClockSkewSeconds: 300, authClockSkewMarginSeconds: 60 });
+    expect(loadConfig(testEnv({ AUTH_CLOCK_SKEW_MARGIN_SECONDS: '0' }), 'api').authClockSkewMarginSeconds).toBe(0);
+    expect(() => loadConfig(testEnv({ AUTH_CLOCK_SKEW_MARGIN_SECONDS: '-1' }), 'api')).toThrow(/AUTH_CLOCK_SKEW_MARGIN_SECONDS/);
+  });
+
   it('keeps the retry window shorter than the token lifetime', () => {
     expect(() => loadConfig(testEnv({ DISPATCH_ATTEMPTS: '12', DISPATCH_BACKOFF_MS: '1000' }), 'worker')).toThrow(/retry window/);
     expect(loadConfig(testEnv({ DISPATCH_ATTEMPTS: '6', DISPATCH_BACKOFF_MS: '1000' }), 'worker').retry).toEqual({ attempts: 6, backoffMs: 1000 });

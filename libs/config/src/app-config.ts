@@ -62,6 +62,7 @@ const EnvSchema = z.object({
     .transform((v) => v.split(',').map((c) => c.trim().replace(/^\+/, '')).filter(Boolean))
     .pipe(z.array(z.string().regex(/^[1-9]\d{0,2}$/, 'country calling codes are 1 to 3 digits')).min(1, 'list at least one country calling code')),
   AUTH_MAX_CLOCK_SKEW_SECONDS: int(300, 5),
+  AUTH_CLOCK_SKEW_MARGIN_SECONDS: int(60, 0),
   BODY_LIMIT_BYTES: int(16 * 1024, 256),
   REQUEST_TIMEOUT_MS: int(10_000, 100),
   WORKER_CONCURRENCY: int(10, 1),
@@ -138,6 +139,12 @@ export interface SharedConfig {
   /** Country calling codes SMS may be sent to (E.164 prefixes without the `+`). */
   smsAllowedCountryCodes: readonly string[];
   authMaxClockSkewSeconds: number;
+  /**
+   * How far apart the clocks of two api instances may be: a used signature
+   * is remembered for the accepted window on both sides plus this, so an
+   * instance whose clock is behind the one that accepted it still knows it.
+   */
+  authClockSkewMarginSeconds: number;
   /**
    * `lockDurationMs`: how long a job stays locked to a worker without a renewal;
    * `stalledIntervalMs`: how often workers look for jobs whose lock expired (a
@@ -309,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
     },
     smsAllowedCountryCodes: e.SMS_ALLOWED_COUNTRY_CODES,
     authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
+    authClockSkewMarginSeconds: e.AUTH_CLOCK_SKEW_MARGIN_SECONDS,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       httpHost: e.WORKER_HTTP_HOST,
