@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm start`: runs the built api and dispatch worker side by side, for local
- * development (`npm start` builds first, through the `prestart` script). When
+ * development (`npm start` builds first, through the `prestart` script). It
+ * is the explicit local mode: NODE_ENV defaults to development, and the
+ * secrets the environment does not set come from `.local/dev-secrets.env`,
+ * generated once per checkout (see dev-secrets.js). When
  * no Redis answers at REDIS_URL on this machine and `redis-server` is
  * installed, a throw-away one (no persistence) is started for the session.
  * Each line of output is prefixed with the process it came from;
@@ -12,10 +15,11 @@
 
 const { spawn } = require('node:child_process');
 const { existsSync } = require('node:fs');
-const { join } = require('node:path');
+const { join, relative } = require('node:path');
 const { constants } = require('node:os');
 const readline = require('node:readline');
 const { redisAnswers, waitForRedis } = require('./redis-probe');
+const { localEnvironment } = require('./dev-secrets');
 
 const root = join(__dirname, '..');
 const apps = [
@@ -29,6 +33,29 @@ const missing = apps.filter((app) => !existsSync(app.entry));
 if (missing.length > 0) {
   process.stderr.write(`${missing.map((a) => a.entry).join(', ')} not found: run \`npm run build\` first.\n`);
   process.exit(1);
+}
+
+const local = localEnvironment(process.env);
+const env = local.env;
+
+/** Says which mode runs and where its secrets come from; the dashboard's password only when it was generated. */
+function announceMode() {
+  const out = (line) => process.stdout.write(`${line}\n`);
+  if (env.NODE_ENV !== 'development') {
+    out(`NODE_ENV=${env.NODE_ENV}: not the local development mode, so no secrets are generated; the apps require their own.`);
+    return;
+  }
+  out('Local development mode (NODE_ENV=development).');
+  const file = relative(process.cwd(), local.file) || local.file;
+  if (local.fromFile.length === 0) {
+    out(`Secrets: all from your environment (${file} not used).`);
+  } else {
+    out(`Secrets: ${local.fromFile.join(', ')} from ${file} (${local.created ? 'generated now' : 'generated earlier'}, mode 0600; delete it for new ones).`);
+    out(`  The CLI reads ADMIN_TOKEN from there when it is unset: \`npm run cli -- demo\` in another terminal.`);
+  }
+  const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
+  const password = local.fromFile.includes('BOARD_PASSWORD') ? env.BOARD_PASSWORD : '(your BOARD_PASSWORD)';
+  out(`Dashboard: http://${host}:${env.PORT || 3000}/admin/queues  user ${env.BOARD_USERNAME}  password ${password}`);
 }
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -64,7 +91,7 @@ let redisChild;
 
 /** Starts a local redis-server when REDIS_URL points at this machine and nothing answers there. */
 async function ensureRedis() {
-  const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const url = new URL(env.REDIS_URL || 'redis://127.0.0.1:6379');
   const host = url.hostname || '127.0.0.1';
   const port = Number(url.port || 6379);
   if (await redisAnswers(host, port)) return;
@@ -96,7 +123,7 @@ function startApps() {
     // through this script, and not a second time straight from the terminal.
     const child = spawn(process.execPath, [app.entry], {
       cwd: root,
-      env: process.env,
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -137,4 +164,5 @@ process.on('exit', () => {
   stopRedis();
 });
 
+announceMode();
 ensureRedis().then(startApps);

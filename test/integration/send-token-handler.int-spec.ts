@@ -40,7 +40,7 @@ class RecordingEmail implements EmailSender {
 describe('SendTokenHandler on Redis', () => {
   const prefix = uniquePrefix('send-token');
   const keys = new RedisKeys(prefix);
-  const config = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: 'send-token-handler-test-secret-0123456789', ADMIN_TOKEN: 'send-token-handler-admin-0123456789' });
+  const config = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: 'send-token-handler-test-secret-0123456789' }, 'worker');
   const crypto = new TokenCrypto(config.tokenHashSecret, config.tokenPolicy);
   let redis: Redis;
   let devices: DeviceRepository;

@@ -58,6 +58,19 @@ export class ServiceProcess {
     return new ServiceProcess(app, child);
   }
 
+  /** The exit code once the process has exited by itself (fails after `timeoutMs`). */
+  async exitCode(timeoutMs = 15_000): Promise<number | null> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} still running after ${timeoutMs} ms. Output:\n${this.output.slice(-30).join('\n')}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.exited!, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Resolves with the first line (already printed or to come) matching `pattern`. */
   waitFor(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
     for (const line of this.output) {

@@ -21,8 +21,8 @@ export const TWILIO_FROM = '+15005550006';
 export interface StackOptions {
   label: string;
   redisUrl?: string;
-  /** Extra environment for both processes (limits, retry timings…). */
-  env?: Record<string, string>;
+  /** Extra environment for both processes (limits, retry timings…); `undefined` leaves a variable unset (e.g. NODE_ENV). */
+  env?: Record<string, string | undefined>;
   startWorker?: boolean;
 }
 
@@ -57,6 +57,8 @@ export class Stack {
   api!: ServiceProcess;
   /** Every worker started, oldest first. */
   readonly workers: ServiceProcess[] = [];
+  /** Api processes started besides the first one (same Redis and prefix), oldest first. */
+  readonly extraApis: ServiceProcess[] = [];
   apiUrl!: string;
   admin!: AdminClient;
   private env!: Record<string, string>;
@@ -76,7 +78,7 @@ export class Stack {
 
   private async boot(): Promise<void> {
     await Promise.all([this.twilio.start(), this.ses.start()]);
-    this.env = {
+    const env: Record<string, string | undefined> = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
       PORT: '0',
@@ -99,11 +101,12 @@ export class Stack {
       WORKER_HTTP_PORT: '0',
       ...this.options.env,
     };
+    this.env = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
     this.api = ServiceProcess.start('api', this.env);
     const [, url] = await this.api.waitFor(/listening on (http:\/\/[^\s"]+)/);
     this.apiUrl = url;
     this.api.url = url;
-    this.admin = new AdminClient(url, ADMIN_TOKEN);
+    this.admin = new AdminClient(url, this.env.ADMIN_TOKEN ?? ADMIN_TOKEN);
     if (this.options.startWorker !== false) await this.startWorker();
   }
 
@@ -115,6 +118,18 @@ export class Stack {
     const [, url] = await worker.waitFor(/health listening on (http:\/\/[^\s"]+)/);
     worker.url = url;
     return worker;
+  }
+
+  /**
+   * Another api process on the same Redis and key prefix (a second
+   * instance behind a load balancer), with `extraEnv` on top of the stack's.
+   */
+  async startApi(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
+    const api = ServiceProcess.start('api', { ...this.env, ...extraEnv });
+    this.extraApis.push(api);
+    const [, url] = await api.waitFor(/listening on (http:\/\/[^\s"]+)/);
+    api.url = url;
+    return api;
   }
 
   /** The most recently started worker. */
@@ -129,7 +144,7 @@ export class Stack {
 
   /** All lines printed by the processes of this stack. */
   get output(): string[] {
-    return [...(this.api?.output ?? []), ...this.workers.flatMap((w) => w.output)];
+    return [...(this.api?.output ?? []), ...this.extraApis.flatMap((a) => a.output), ...this.workers.flatMap((w) => w.output)];
   }
 
   /** Registers a client integration with a fresh key pair and returns its signed client. */
@@ -177,7 +192,7 @@ export class Stack {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.api?.stop(), ...this.workers.map((w) => w.stop())]);
+    await Promise.all([this.api?.stop(), ...this.extraApis.map((a) => a.stop()), ...this.workers.map((w) => w.stop())]);
     await Promise.all([this.twilio.stop(), this.ses.stop()]);
     await deleteKeys(this.redis, this.prefix).catch(() => undefined);
     this.redis.disconnect();

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
-import type { AppConfig } from '@lib/config';
+import { startupLine, type AppConfig } from '@lib/config';
 import { APP_LOGGER, logProcessWarnings, registerAccessLog, type AppLogger } from '@lib/observability';
 import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
@@ -33,11 +33,15 @@ export async function createApi(config: AppConfig): Promise<NestFastifyApplicati
 
 export async function startApi(config: AppConfig): Promise<NestFastifyApplication> {
   const app = await createApi(config);
+  const logger = new Logger('Api');
+  // Which rules this process runs under, and whether it runs on secrets `npm start` generated (names only).
+  if (config.generatedSecrets.length > 0) logger.warn(startupLine(config));
+  else logger.log(startupLine(config));
   // The Redis connections buffer nothing while they connect, so a request
   // served before it is ready would get a 503 from a healthy system. Listen
   // once it is ready; if Redis is down, start anyway and answer 503/OBD000097
   // until it comes back, as at any other time.
-  await Promise.all([whenReady(app.get(REDIS), REDIS_READY_WAIT_MS), whenReady(app.get(QUEUE_REDIS), REDIS_READY_WAIT_MS)]).catch((err: Error) => new Logger('Api').warn(`${err.message}; listening anyway`));
+  await Promise.all([whenReady(app.get(REDIS), REDIS_READY_WAIT_MS), whenReady(app.get(QUEUE_REDIS), REDIS_READY_WAIT_MS)]).catch((err: Error) => logger.warn(`${err.message}; listening anyway`));
   await app.listen(config.http.port, config.http.host);
   return app;
 }

@@ -5,9 +5,9 @@ import { loadConfigOrExit } from '@lib/config';
 import { startApi } from './bootstrap';
 
 async function main(): Promise<void> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(process.env, 'api');
   const app = await startApi(config);
-  new Logger('Api').log(`listening on ${await app.getUrl()} (env ${config.env})`);
+  new Logger('Api').log(`listening on ${await app.getUrl()}`);
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,7 @@
  * is listening" and non-2xx answers into errors that print clearly.
  */
 import { signRequest, type SignedRequestHeaders } from '@lib/request-signing';
-import type { CliEnv } from './cli-support';
+import { requireAdminToken, type CliEnv } from './cli-support';
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -90,7 +90,7 @@ export async function adminPut(env: CliEnv, path: string, payload: unknown): Pro
   const res = await send(env, {
     method: 'PUT',
     path,
-    headers: { authorization: `Bearer ${env.adminToken}` },
+    headers: { authorization: `Bearer ${requireAdminToken(env)}` },
     body: JSON.stringify(payload),
   });
   if (!isSuccess(res)) throw new ApiResponseError(`PUT ${path}`, res);

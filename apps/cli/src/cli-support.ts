@@ -3,26 +3,59 @@
  * help, file paths relative to where the user typed the command, and shell
  * quoting for the ready-to-run command lines the CLI prints.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
+import { DEV_SECRETS_FILE } from '@lib/config';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
-/** The api's development default (libs/config); production requires a real one. */
-export const DEFAULT_ADMIN_TOKEN = 'local-admin-token-change-me';
 
 export interface CliEnv {
   apiUrl: string;
-  adminToken: string;
+  /** Undefined when neither ADMIN_TOKEN nor npm start's secrets file gives one (commands without the admin API run anyway). */
+  adminToken?: string;
+  /** Where the admin token came from, for the messages when it is missing or refused. */
+  adminTokenSource: 'ADMIN_TOKEN' | 'dev-secrets-file' | 'none';
+  /** npm start's development secrets file of this checkout. */
+  devSecretsFile: string;
   outboxPath: string;
 }
 
-export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
+/**
+ * The CLI's settings. Without ADMIN_TOKEN, the admin token is the one
+ * `npm start` generated for this checkout (`.local/dev-secrets.env` under
+ * `checkoutRoot`), so the demo works in a second terminal with nothing copied.
+ */
+export function cliEnv(env: NodeJS.ProcessEnv, checkoutRoot: string): CliEnv {
+  const devSecretsFile = resolve(checkoutRoot, DEV_SECRETS_FILE);
+  const fromEnv = env.ADMIN_TOKEN?.trim();
+  const fromFile = fromEnv ? undefined : readDevAdminToken(devSecretsFile);
   return {
     apiUrl: (env.API_URL?.trim() || DEFAULT_API_URL).replace(/\/+$/, ''),
-    adminToken: env.ADMIN_TOKEN?.trim() || DEFAULT_ADMIN_TOKEN,
+    adminToken: fromEnv || fromFile,
+    adminTokenSource: fromEnv ? 'ADMIN_TOKEN' : fromFile ? 'dev-secrets-file' : 'none',
+    devSecretsFile,
     outboxPath: env.OUTBOX_PATH?.trim() || '.outbox/messages.log',
   };
+}
+
+function readDevAdminToken(path: string): string | undefined {
+  try {
+    return parseEnv(readFileSync(path, 'utf8')).ADMIN_TOKEN?.trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** The admin API's bearer token, or a UsageError saying how to provide one. */
+export function requireAdminToken(env: CliEnv): string {
+  if (env.adminToken) return env.adminToken;
+  throw new UsageError(
+    `no admin token: ADMIN_TOKEN is not set and ${displayPath(env.devSecretsFile)} does not exist. ` +
+      'Set ADMIN_TOKEN to the token the api runs with, or start the api with `npm start`, which generates one there.',
+  );
 }
 
 /** Wrong or missing arguments: the message is printed with a pointer to `--help`. */

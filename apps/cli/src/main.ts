@@ -3,9 +3,10 @@
  * API, signed device API calls and an end-to-end demo. Run it with
  * `npm run cli -- <command> [options]`; every command has `--help`.
  */
+import { dirname, resolve } from 'node:path';
 import { UnsupportedKeyError } from '@lib/request-signing';
 import { ApiResponseError, ApiUnreachableError, formatBody } from './api-client';
-import { cliEnv, err, out, parseCommandArgs, UsageError, type CliCommand } from './cli-support';
+import { cliEnv, displayPath, err, out, parseCommandArgs, UsageError, type CliCommand, type CliEnv } from './cli-support';
 import { accountPutCommand } from './commands/account-put.command';
 import { clientPutCommand } from './commands/client-put.command';
 import { demoCommand } from './commands/demo.command';
@@ -26,14 +27,16 @@ Run \`npm run cli -- <command> --help\` for a command's options.
 
 Environment:
   API_URL       the api's base URL (default http://127.0.0.1:3000)
-  ADMIN_TOKEN   bearer token of the admin API (default: the api's development default)`;
+  ADMIN_TOKEN   bearer token of the admin API; when unset, read from .local/dev-secrets.env,
+                the file \`npm start\` generates for this checkout (so the demo needs nothing copied)`;
 }
 
-function reportApiError(error: ApiResponseError): void {
+function reportApiError(error: ApiResponseError, env: CliEnv): void {
   err(`error: ${error.message}`);
   err(formatBody(error.response.body));
   if (error.response.status === 401 && error.what.includes('/internal/')) {
-    err('hint: the admin token was refused; set ADMIN_TOKEN to the value the api runs with.');
+    const from = env.adminTokenSource === 'dev-secrets-file' ? `the one in ${displayPath(env.devSecretsFile)}, which npm start uses unless ADMIN_TOKEN is set` : 'ADMIN_TOKEN';
+    err(`hint: the admin token was refused (${from}); set ADMIN_TOKEN to the value the api runs with.`);
   }
 }
 
@@ -51,7 +54,8 @@ async function main(argv: string[]): Promise<number> {
     err(usage());
     return 2;
   }
-  const env = cliEnv();
+  // dist/apps/cli/main.js → the checkout, where npm start keeps its development secrets.
+  const env = cliEnv(process.env, resolve(dirname(process.argv[1]), '..', '..', '..'));
   try {
     const values = parseCommandArgs(command, rest);
     if (values === 'help') {
@@ -72,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (error instanceof ApiResponseError) {
-      reportApiError(error);
+      reportApiError(error, env);
       return 1;
     }
     throw error;

@@ -14,7 +14,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type BeforeApplicationShutdown, type OnApplicationBootstrap, type Type } from '@nestjs/common';
 import { UnrecoverableError, type Job, type WorkerOptions } from 'bullmq';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { BACKOFF_STRATEGY, DISPATCH_QUEUE, backoffDelay, failsForGood, type SendTokenPayload } from '@lib/dispatch-contract';
 import { TransientSendError } from '@lib/notifications';
 import { DispatchObserver } from './observability/dispatch-observer';
@@ -36,7 +36,7 @@ export type DispatchProcessor = WorkerHost & { readonly consuming: boolean };
  * backoff with jitter computes the same delays, but cannot honour a
  * provider's Retry-After; this strategy does both.
  */
-export function dispatchWorkerOptions(config: Pick<AppConfig, 'worker' | 'retry'>): DispatchWorkerOptions {
+export function dispatchWorkerOptions(config: Pick<WorkerConfig, 'worker' | 'retry'>): DispatchWorkerOptions {
   const baseMs = config.retry.backoffMs;
   return {
     autorun: false,
@@ -63,7 +63,7 @@ export function dispatchProcessor(options: DispatchWorkerOptions): Type<Dispatch
     private running = false;
 
     constructor(
-      @Inject(APP_CONFIG) private readonly config: AppConfig,
+      @Inject(APP_CONFIG) private readonly config: WorkerConfig,
       private readonly handler: SendTokenHandler,
       private readonly observer: DispatchObserver,
     ) {

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { loadConfigOrExit } from '@lib/config';
 import { startWorker } from './bootstrap';
 
-startWorker(loadConfigOrExit()).catch((err: unknown) => {
+startWorker(loadConfigOrExit(process.env, 'worker')).catch((err: unknown) => {
   process.stderr.write(`worker failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

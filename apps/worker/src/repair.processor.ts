@@ -14,7 +14,7 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { DISPATCH_QUEUE, REPAIR_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
 import { DeviceRepository } from '@lib/store';
 import { APP_CONFIG } from './worker.tokens';
@@ -36,7 +36,7 @@ export class RepairProcessor extends WorkerHost implements OnApplicationBootstra
   private readonly logger = new Logger('DispatchRepair');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: WorkerConfig,
     private readonly devices: DeviceRepository,
     @InjectQueue(DISPATCH_QUEUE) private readonly dispatches: Queue<SendTokenPayload>,
     @InjectQueue(REPAIR_QUEUE) private readonly repairs: Queue,

@@ -16,7 +16,7 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { currentAttempt, failsForGood, isSendTokenPayload, type SendTokenPayload } from '@lib/dispatch-contract';
 import { TokenCrypto, destinationOf, maskDestination, tokenExpiresAt, type ContactType } from '@lib/domain';
 import {
@@ -65,7 +65,7 @@ export class SendTokenHandler {
   private readonly logger = new Logger('SendToken');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: WorkerConfig,
     private readonly devices: DeviceRepository,
     private readonly crypto: TokenCrypto,
     @Inject(SMS_SENDER) private readonly sms: SmsSender,

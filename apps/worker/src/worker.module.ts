@@ -5,7 +5,7 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { DISPATCH_QUEUE, REPAIR_QUEUE } from '@lib/dispatch-contract';
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
@@ -27,7 +27,7 @@ class ConnectionsModule implements OnApplicationShutdown {
     @Inject(STORE) private readonly storeRedis: Redis,
   ) {}
 
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: WorkerConfig): DynamicModule {
     const providers = [
       { provide: APP_CONFIG, useValue: config },
       // BullMQ's connection waits for Redis to come back; the store's fails
@@ -51,7 +51,7 @@ class ConnectionsModule implements OnApplicationShutdown {
 
 @Module({})
 export class WorkerModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: WorkerConfig): DynamicModule {
     const observability = workerObservability(config);
     return {
       module: WorkerModule,

@@ -1,9 +1,54 @@
-import { ConfigError, loadConfig } from './app-config';
+import { randomBytes } from 'node:crypto';
+import { ConfigError, describeMode, loadConfig, startupLine, type AppName } from './app-config';
+import { PUBLISHED_SECRETS } from './published-secrets';
+import { GENERATED_SECRET_MARKER } from './secret-rules';
+
+/** A fresh random secret of `chars` characters: no literal a reader could copy. */
+const secret = (chars = 48) => randomBytes(chars).toString('base64url').slice(0, chars);
+
+/** What the test suite gives a process: NODE_ENV=test and the two secrets. */
+const testEnv = (extra: Record<string, string> = {}) => ({ NODE_ENV: 'test', ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret(), ...extra });
+
+/** A complete production environment (NODE_ENV unset): its own secrets, a dashboard user, both providers. */
+const productionEnv = (extra: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
+  ADMIN_TOKEN: secret(),
+  TOKEN_HASH_SECRET: secret(),
+  BOARD_USERNAME: 'ops',
+  BOARD_PASSWORD: secret(20),
+  TWILIO_ACCOUNT_SID: 'AC1',
+  TWILIO_AUTH_TOKEN: 'twilio-auth',
+  TWILIO_FROM_NUMBER: '+15005550006',
+  SES_FROM_ADDRESS: 'no-reply@example.com',
+  ...extra,
+});
+
+/** The problems a ConfigError lists (fails the test if loading succeeds). */
+function problemsOf(env: Record<string, string | undefined>, app: AppName = 'api'): string[] {
+  try {
+    loadConfig(env, app);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+/** The whole message a process would print, for checks that no value is echoed. */
+function messageOf(env: Record<string, string | undefined>, app: AppName = 'api'): string {
+  try {
+    loadConfig(env, app);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+const problemAbout = (problems: string[], name: string) => problems.filter((p) => p.startsWith(`${name}:`) || p.startsWith(`${name},`));
 
 describe('loadConfig', () => {
-  it('runs with no settings outside production: defaults and the development outbox', () => {
-    const c = loadConfig({});
-    expect(c.env).toBe('development');
+  it('outside production needs only its secrets: defaults and the development outbox', () => {
+    const c = loadConfig(testEnv(), 'api');
+    expect(c.mode).toBe('test');
     expect(c.http.port).toBe(3000);
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
     expect(c.tokenPolicy).toEqual({ alphabet: '0123456789', length: 6, ttlSeconds: 300, maxFailedAttempts: 5 });
@@ -14,6 +59,7 @@ describe('loadConfig', () => {
 
   it('uses Twilio and SES when they are configured', () => {
     const c = loadConfig({
+      ...testEnv(),
       TWILIO_ACCOUNT_SID: 'AC1',
       TWILIO_AUTH_TOKEN: 'secret',
       TWILIO_FROM_NUMBER: '+15005550006',
@@ -21,63 +67,218 @@ describe('loadConfig', () => {
       SES_FROM_ADDRESS: 'no-reply@example.com',
       SES_ENDPOINT: 'http://127.0.0.1:4020',
       AWS_REGION: 'sa-east-1',
-    });
+    }, 'worker');
     expect(c.sms).toEqual({ kind: 'twilio', accountSid: 'AC1', authToken: 'secret', fromNumber: '+15005550006', apiUrl: 'http://127.0.0.1:4010' });
     expect(c.email).toEqual({ kind: 'ses', fromAddress: 'no-reply@example.com', region: 'sa-east-1', endpoint: 'http://127.0.0.1:4020' });
   });
 
   it('in production, names every missing setting and refuses to start', () => {
-    let error: unknown;
-    try {
-      loadConfig({ NODE_ENV: 'production' });
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    const text = (error as ConfigError).message;
-    for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER', 'SES_FROM_ADDRESS']) {
+    const text = messageOf({ NODE_ENV: 'production' }, 'api');
+    for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_USERNAME', 'BOARD_PASSWORD', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER', 'SES_FROM_ADDRESS']) {
       expect(text).toContain(name);
     }
   });
 
   it('rejects malformed values with the variable named', () => {
-    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
-    expect(() => loadConfig({ TWILIO_API_URL: 'not a url', TWILIO_ACCOUNT_SID: 'a', TWILIO_AUTH_TOKEN: 'b', TWILIO_FROM_NUMBER: 'c' })).toThrow(/TWILIO_API_URL/);
-    expect(() => loadConfig({ TOKEN_HASH_SECRET: 'short' })).toThrow(/TOKEN_HASH_SECRET/);
-    expect(() => loadConfig({ TWILIO_ACCOUNT_SID: 'AC1' })).toThrow(/TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER/);
-    expect(() => loadConfig({ TOKEN_ALPHABET: 'aab' })).toThrow(/TOKEN_ALPHABET/);
+    expect(() => loadConfig(testEnv({ PORT: 'eighty' }), 'api')).toThrow(/PORT/);
+    expect(() => loadConfig(testEnv({ TWILIO_API_URL: 'not a url', TWILIO_ACCOUNT_SID: 'a', TWILIO_AUTH_TOKEN: 'b', TWILIO_FROM_NUMBER: 'c' }), 'api')).toThrow(/TWILIO_API_URL/);
+    expect(() => loadConfig(testEnv({ TOKEN_HASH_SECRET: 'short' }), 'api')).toThrow(/TOKEN_HASH_SECRET/);
+    expect(() => loadConfig(testEnv({ TWILIO_ACCOUNT_SID: 'AC1' }), 'api')).toThrow(/TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER/);
+    expect(() => loadConfig(testEnv({ TOKEN_ALPHABET: 'aab' }), 'api')).toThrow(/TOKEN_ALPHABET/);
   });
 
   it("reads the worker's job lock and stalled-job check (BullMQ's 30 s defaults unless set)", () => {
-    expect(loadConfig({}).worker).toMatchObject({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
-    expect(loadConfig({ WORKER_LOCK_DURATION_MS: '4000', WORKER_STALLED_INTERVAL_MS: '1000' }).worker).toMatchObject({ lockDurationMs: 4000, stalledIntervalMs: 1000 });
-    expect(() => loadConfig({ WORKER_LOCK_DURATION_MS: '10' })).toThrow(/WORKER_LOCK_DURATION_MS/);
+    expect(loadConfig(testEnv(), 'worker').worker).toMatchObject({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
+    expect(loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '4000', WORKER_STALLED_INTERVAL_MS: '1000' }), 'worker').worker).toMatchObject({ lockDurationMs: 4000, stalledIntervalMs: 1000 });
+    expect(() => loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '10' }), 'worker')).toThrow(/WORKER_LOCK_DURATION_MS/);
+  });
+
+  it('reads the margin for clock skew between api instances (60 s unless set, 0 or more)', () => {
+    expect(loadConfig(testEnv(), 'api')).toMatchObject({ authMaxClockSkewSeconds: 300, authClockSkewMarginSeconds: 60 });
+    expect(loadConfig(testEnv({ AUTH_CLOCK_SKEW_MARGIN_SECONDS: '0' }), 'api').authClockSkewMarginSeconds).toBe(0);
+    expect(() => loadConfig(testEnv({ AUTH_CLOCK_SKEW_MARGIN_SECONDS: '-1' }), 'api')).toThrow(/AUTH_CLOCK_SKEW_MARGIN_SECONDS/);
   });
 
   it('keeps the retry window shorter than the token lifetime', () => {
-    expect(() => loadConfig({ DISPATCH_ATTEMPTS: '12', DISPATCH_BACKOFF_MS: '1000' })).toThrow(/retry window/);
-    expect(loadConfig({ DISPATCH_ATTEMPTS: '6', DISPATCH_BACKOFF_MS: '1000' }).retry).toEqual({ attempts: 6, backoffMs: 1000 });
+    expect(() => loadConfig(testEnv({ DISPATCH_ATTEMPTS: '12', DISPATCH_BACKOFF_MS: '1000' }), 'worker')).toThrow(/retry window/);
+    expect(loadConfig(testEnv({ DISPATCH_ATTEMPTS: '6', DISPATCH_BACKOFF_MS: '1000' }), 'worker').retry).toEqual({ attempts: 6, backoffMs: 1000 });
   });
 });
 
 describe('Redis topology settings', () => {
   it('is standalone by default', () => {
-    expect(loadConfig({}).redis.topology).toEqual({ mode: 'standalone' });
+    expect(loadConfig(testEnv(), 'api').redis.topology).toEqual({ mode: 'standalone' });
   });
 
   it('parses sentinel nodes and the master name', () => {
-    const c = loadConfig({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 's1:26379, s2:26380', REDIS_SENTINEL_NAME: 'tokens' });
+    const c = loadConfig(testEnv({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 's1:26379, s2:26380', REDIS_SENTINEL_NAME: 'tokens' }), 'api');
     expect(c.redis.topology).toEqual({ mode: 'sentinel', name: 'tokens', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }] });
   });
 
   it('requires cluster nodes and a hash-tag prefix in cluster mode', () => {
-    expect(() => loadConfig({ REDIS_MODE: 'cluster' })).toThrow(/REDIS_CLUSTER_NODES: required[\s\S]*REDIS_KEY_PREFIX: must be a hash tag/);
-    const c = loadConfig({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'c1:7000,c2:7001', REDIS_KEY_PREFIX: '{dts}' });
+    expect(() => loadConfig(testEnv({ REDIS_MODE: 'cluster' }), 'api')).toThrow(/REDIS_CLUSTER_NODES: required[\s\S]*REDIS_KEY_PREFIX: must be a hash tag/);
+    const c = loadConfig(testEnv({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'c1:7000,c2:7001', REDIS_KEY_PREFIX: '{dts}' }), 'api');
     expect(c.redis.topology).toEqual({ mode: 'cluster', nodes: [{ host: 'c1', port: 7000 }, { host: 'c2', port: 7001 }] });
   });
 
   it('rejects malformed node lists and half-set dashboard users', () => {
-    expect(() => loadConfig({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'nohost' })).toThrow(/REDIS_SENTINELS: expected/);
-    expect(() => loadConfig({ BOARD_USERNAME: 'support' })).toThrow(/BOARD_USERNAME, BOARD_PASSWORD/);
+    expect(() => loadConfig(testEnv({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 'nohost' }), 'api')).toThrow(/REDIS_SENTINELS: expected/);
+    expect(() => loadConfig(testEnv({ BOARD_USERNAME: 'support' }), 'api')).toThrow(/BOARD_USERNAME, BOARD_PASSWORD/);
+  });
+});
+
+describe('modes: only development and test leave production rules', () => {
+  it.each([
+    ['unset', undefined],
+    ['empty', ''],
+    ['production', 'production'],
+    ['staging', 'staging'],
+    ['a near miss of development', 'Development'],
+    ['dev', 'dev'],
+  ])('NODE_ENV %s runs under production rules', (_label, nodeEnv) => {
+    const c = loadConfig(productionEnv({ NODE_ENV: nodeEnv }), 'api');
+    expect(c.mode).toBe('production');
+    expect(c.nodeEnv).toBe(nodeEnv === '' ? undefined : nodeEnv);
+    // Production rules, not development ones: no outbox, a dashboard user required.
+    expect(problemsOf({ NODE_ENV: nodeEnv, ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret() }, 'api')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^BOARD_USERNAME: required/), expect.stringMatching(/^SES_FROM_ADDRESS: required/)]),
+    );
+  });
+
+  it.each(['development', 'test'] as const)('NODE_ENV=%s is its own mode: the outbox, no dashboard user required', (mode) => {
+    const c = loadConfig({ NODE_ENV: mode, ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret() }, 'api');
+    expect(c.mode).toBe(mode);
+    expect(c.nodeEnv).toBe(mode);
+    expect(c.sms.kind).toBe('outbox');
+    expect(c.board).toEqual({ full: undefined, readOnly: undefined });
+  });
+
+  it('says which NODE_ENV chose the mode', () => {
+    expect(describeMode({ mode: 'production', nodeEnv: undefined })).toBe('mode production (NODE_ENV unset)');
+    expect(describeMode({ mode: 'production', nodeEnv: 'staging' })).toBe('mode production (NODE_ENV=staging)');
+    expect(describeMode({ mode: 'development', nodeEnv: 'development' })).toBe('mode development (NODE_ENV=development)');
+    expect(describeMode({ mode: 'production', nodeEnv: 'a b' })).toBe('mode production (NODE_ENV="a b")');
+    expect(messageOf({}, 'api')).toMatch(/^Invalid configuration for the api \(mode production \(NODE_ENV unset\); only development and test are not production\)/);
+  });
+});
+
+describe('each app requires the secrets it uses, in every mode', () => {
+  it.each(['development', 'test'])('the api has no default secret in %s mode: ADMIN_TOKEN and TOKEN_HASH_SECRET are named', (mode) => {
+    const problems = problemsOf({ NODE_ENV: mode }, 'api');
+    expect(problemAbout(problems, 'ADMIN_TOKEN')).toEqual([expect.stringMatching(/^ADMIN_TOKEN: required/)]);
+    expect(problemAbout(problems, 'TOKEN_HASH_SECRET')).toEqual([expect.stringMatching(/^TOKEN_HASH_SECRET: required/)]);
+    expect(problems).toHaveLength(2);
+  });
+
+  it('the api in production names every missing secret and the dashboard user at once', () => {
+    const problems = problemsOf({}, 'api');
+    for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_USERNAME', 'BOARD_PASSWORD']) {
+      expect(problemAbout(problems, name)).toEqual([expect.stringMatching(new RegExp(`^${name}: required`))]);
+    }
+    // Half a dashboard user: the missing half is named.
+    expect(problemAbout(problemsOf(productionEnv({ BOARD_PASSWORD: undefined }), 'api'), 'BOARD_PASSWORD')).toEqual([expect.stringMatching(/required in production/)]);
+    expect(problemAbout(problemsOf(productionEnv({ BOARD_USERNAME: undefined }), 'api'), 'BOARD_USERNAME')).toEqual([expect.stringMatching(/required in production/)]);
+  });
+
+  it('the worker needs TOKEN_HASH_SECRET only: no admin token, no dashboard user', () => {
+    const problems = problemsOf({}, 'worker');
+    expect(problemAbout(problems, 'TOKEN_HASH_SECRET')).toEqual([expect.stringMatching(/^TOKEN_HASH_SECRET: required/)]);
+    expect(problems.join('\n')).not.toMatch(/ADMIN_TOKEN|BOARD_/);
+
+    const worker = loadConfig(productionEnv({ ADMIN_TOKEN: undefined, BOARD_USERNAME: undefined, BOARD_PASSWORD: undefined }), 'worker');
+    expect(worker.mode).toBe('production');
+    expect(worker).not.toHaveProperty('adminToken');
+    expect(worker).not.toHaveProperty('board');
+    // Settings it does not read are not its business, even half-set or weak.
+    expect(() => loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: secret(), BOARD_USERNAME: 'ops', ADMIN_TOKEN: 'x' }, 'worker')).not.toThrow();
+  });
+
+  it('a complete production environment starts both apps', () => {
+    const env = productionEnv({ BOARD_READONLY_USERNAME: 'viewer', BOARD_READONLY_PASSWORD: secret(12), METRICS_TOKEN: secret(24) });
+    const api = loadConfig(env, 'api');
+    expect(api.adminToken).toBe(env.ADMIN_TOKEN);
+    expect(api.board.full).toEqual({ username: 'ops', password: env.BOARD_PASSWORD });
+    expect(api.generatedSecrets).toEqual([]);
+    expect(loadConfig(env, 'worker').tokenHashSecret).toBe(env.TOKEN_HASH_SECRET);
+  });
+});
+
+describe('production refuses known and weak secrets, naming the variable and never the value', () => {
+  const secretVars = ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'METRICS_TOKEN', 'BOARD_PASSWORD', 'BOARD_READONLY_PASSWORD'] as const;
+  const withSecret = (name: (typeof secretVars)[number], value: string) =>
+    productionEnv({ [name]: value, ...(name === 'BOARD_READONLY_PASSWORD' ? { BOARD_READONLY_USERNAME: 'viewer' } : {}) });
+
+  it.each(PUBLISHED_SECRETS.map((v) => [v]))('refuses the published value %s in every secret', (value) => {
+    for (const name of secretVars) {
+      const env = withSecret(name, value);
+      expect(problemAbout(problemsOf(env, 'api'), name)).toEqual(expect.arrayContaining([expect.stringMatching(/published in this repository/)]));
+      expect(messageOf(env, 'api')).not.toContain(value);
+    }
+  });
+
+  it('refuses the old development defaults and the e2e harness constants by name', () => {
+    expect(PUBLISHED_SECRETS).toEqual(
+      expect.arrayContaining(['local-admin-token-change-me', 'local-token-hash-secret-change-me-0123456789', 'e2e-admin-token-0123456789abcdef', 'e2e-token-hash-secret-0123456789abcdef']),
+    );
+    expect(problemsOf(productionEnv({ ADMIN_TOKEN: 'LOCAL-ADMIN-TOKEN-CHANGE-ME' }), 'api')).toEqual([expect.stringMatching(/^ADMIN_TOKEN: is a value published/)]);
+  });
+
+  it('refuses any value containing change-me', () => {
+    for (const name of secretVars) {
+      const value = `${secret(40)}-Change-Me`;
+      const env = withSecret(name, value);
+      expect(problemAbout(problemsOf(env, 'api'), name)).toEqual([expect.stringMatching(/"change-me": a placeholder/)]);
+      expect(messageOf(env, 'api')).not.toContain(value);
+    }
+  });
+
+  it("refuses npm start's generated development secrets (the marker), in the api and in the worker", () => {
+    for (const name of secretVars) {
+      const value = `${GENERATED_SECRET_MARKER}${secret(64)}`;
+      const env = withSecret(name, value);
+      expect(problemAbout(problemsOf(env, 'api'), name)).toEqual([expect.stringMatching(/generated by `npm start`/)]);
+      expect(messageOf(env, 'api')).not.toContain(value);
+    }
+    expect(problemsOf(productionEnv({ TOKEN_HASH_SECRET: `${GENERATED_SECRET_MARKER}${secret(64)}` }), 'worker')).toEqual([expect.stringMatching(/^TOKEN_HASH_SECRET: is a development secret generated/)]);
+  });
+
+  it.each([
+    ['ADMIN_TOKEN', 24],
+    ['TOKEN_HASH_SECRET', 32],
+    ['METRICS_TOKEN', 24],
+    ['BOARD_PASSWORD', 12],
+    ['BOARD_READONLY_PASSWORD', 12],
+  ] as const)('%s needs at least %i characters', (name, min) => {
+    const short = secret(min - 1);
+    expect(problemAbout(problemsOf(withSecret(name, short), 'api'), name)).toEqual([`${name}: must be at least ${min} characters${name === 'TOKEN_HASH_SECRET' ? '' : ' in production'}`]);
+    expect(messageOf(withSecret(name, short), 'api')).not.toContain(short);
+    expect(() => loadConfig(withSecret(name, secret(min)), 'api')).not.toThrow();
+  });
+
+  it('keeps TOKEN_HASH_SECRET at 32 characters in every mode; the other minimums are production rules', () => {
+    expect(problemsOf(testEnv({ TOKEN_HASH_SECRET: secret(31) }), 'worker')).toEqual(['TOKEN_HASH_SECRET: must be at least 32 characters']);
+    expect(problemsOf({ NODE_ENV: 'development', ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret(31) }, 'api')).toEqual(['TOKEN_HASH_SECRET: must be at least 32 characters']);
+    expect(() => loadConfig(testEnv({ ADMIN_TOKEN: 'short', METRICS_TOKEN: 'short', BOARD_USERNAME: 'ops', BOARD_PASSWORD: 'pw' }), 'api')).not.toThrow();
+  });
+
+  it('lists every refusal at once', () => {
+    const problems = problemsOf(productionEnv({ ADMIN_TOKEN: 'e2e-admin-token-0123456789abcdef', TOKEN_HASH_SECRET: secret(10), BOARD_PASSWORD: 'short', METRICS_TOKEN: `${GENERATED_SECRET_MARKER}${secret()}` }), 'api');
+    expect(problems.map((p) => p.slice(0, p.indexOf(':')))).toEqual(['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'METRICS_TOKEN', 'BOARD_PASSWORD']);
+  });
+});
+
+describe('outside production, published and generated secrets are accepted and generated ones are reported', () => {
+  it('the test suite runs on its published constants', () => {
+    expect(loadConfig({ NODE_ENV: 'test', ADMIN_TOKEN: 'e2e-admin-token-0123456789abcdef', TOKEN_HASH_SECRET: 'e2e-token-hash-secret-0123456789abcdef' }, 'api').generatedSecrets).toEqual([]);
+  });
+
+  it("names (never shows) the generated secrets in use, for each app's own secrets", () => {
+    const generated = () => `${GENERATED_SECRET_MARKER}${secret(64)}`;
+    const env = { NODE_ENV: 'development', ADMIN_TOKEN: generated(), TOKEN_HASH_SECRET: generated(), BOARD_USERNAME: 'dev', BOARD_PASSWORD: generated() };
+    const api = loadConfig(env, 'api');
+    expect(api.generatedSecrets).toEqual(['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_PASSWORD']);
+    expect(startupLine(api)).toBe('mode development (NODE_ENV=development); generated development secrets in use: ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD (from npm start)');
+    expect(loadConfig(env, 'worker').generatedSecrets).toEqual(['TOKEN_HASH_SECRET']);
+    expect(startupLine(loadConfig(productionEnv(), 'api'))).toBe('mode production (NODE_ENV unset); no generated secret in use');
   });
 });

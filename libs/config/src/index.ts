@@ -1,1 +1,3 @@
 export * from './app-config';
+export * from './published-secrets';
+export * from './secret-rules';

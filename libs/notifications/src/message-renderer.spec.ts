@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { loadConfig } from '@lib/config';
 import { renderEmail, renderSms, renderTemplate, ttlMinutes } from './message-renderer';
 
 describe('message renderer', () => {
-  const messages = loadConfig({ NODE_ENV: 'test' }).messages;
+  const messages = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: randomBytes(32).toString('hex') }, 'worker').messages;
 
   it('renders the default Portuguese SMS', () => {
     expect(renderSms(messages, { code: '482913', minutes: 5 })).toBe(

@@ -53,6 +53,17 @@ const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{
 
 const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
 
+/**
+ * How long an accepted signature is remembered. Its timestamp is accepted
+ * from skew before to skew after it on any instance's clock, so 2 × skew
+ * covers one clock; an instance whose clock runs d behind the one that
+ * accepted it keeps accepting d longer, hence the margin (which must exceed
+ * the clock difference between instances).
+ */
+export function replayMemoryMs(config: Pick<AppConfig, 'authMaxClockSkewSeconds' | 'authClockSkewMarginSeconds'>): number {
+  return (2 * config.authMaxClockSkewSeconds + config.authClockSkewMarginSeconds) * 1000;
+}
+
 @Injectable()
 export class RequestVerifier {
   /** Parsed keys by PEM text: a re-registered key is simply a new entry. */
@@ -90,7 +101,7 @@ export class RequestVerifier {
     // are malleable, so a replay could carry a different but valid signature.
     const signingInput = jwt.slice(0, jwt.lastIndexOf('.'));
     const digest = createHash('sha256').update(`${req.clientKey}.${signingInput}`).digest('hex');
-    if (!(await this.replays.firstUse(digest, 2 * skewMs))) throw unauthenticated('signature already used');
+    if (!(await this.replays.firstUse(digest, replayMemoryMs(this.config)))) throw unauthenticated('signature already used');
   }
 
   private keyFor(pem: string): RegisteredKey {

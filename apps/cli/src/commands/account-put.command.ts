@@ -11,7 +11,8 @@ export const accountPutCommand: CliCommand = {
   help: `Usage: npm run cli -- account:put --key UUID --client UUID [--status active|blocked|closed]
                                [--kind regular|hub] --approver "DOC,NAME,PHONE,EMAIL" [--approver ...]
 
-Sends PUT /internal/accounts/{key} with the admin bearer token (ADMIN_TOKEN).
+Sends PUT /internal/accounts/{key} with the admin bearer token (ADMIN_TOKEN, else
+the one npm start keeps in .local/dev-secrets.env).
 
 Options:
   --key UUID         the account key (used in /account/{account_key}/...)

@@ -8,7 +8,8 @@ export const clientPutCommand: CliCommand = {
   help: `Usage: npm run cli -- client:put --key UUID --name NAME --public-key FILE
 
 Sends PUT /internal/clients/{key} with { name, public_key } and the admin
-bearer token (ADMIN_TOKEN). The key must be P-521, P-256 or Ed25519.
+bearer token (ADMIN_TOKEN, else the one npm start keeps in
+.local/dev-secrets.env). The key must be P-521, P-256 or Ed25519.
 
 Options:
   --key UUID          the client integration key (the API-CLIENT-KEY header value)

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { CLIENT_KEY_KINDS } from '@lib/request-signing';
 import { adminPut, ApiResponseError, formatBody, isSuccess, signedHeaders, signedSend, type SignedCall } from '../api-client';
-import { commandLine, DEFAULT_API_URL, displayPath, oneOf, optionalString, out, shellQuote, userPath, type CliCommand } from '../cli-support';
+import { commandLine, DEFAULT_API_URL, displayPath, oneOf, optionalString, out, requireAdminToken, shellQuote, userPath, type CliCommand } from '../cli-support';
 import { fakeApprover } from '../fake-approver';
 import { writeKeyPair } from './keygen.command';
 import { curlLine, SIGNATURE_VALIDITY_NOTE } from './signed-call';
@@ -20,7 +20,8 @@ export const demoCommand: CliCommand = {
   summary: 'register a client and an account, create a device, print the next commands',
   help: `Usage: npm run cli -- demo [--kind p256|p521|ed25519] [--contact sms|email]
 
-Against the api at API_URL (admin token from ADMIN_TOKEN):
+Against the api at API_URL (admin token from ADMIN_TOKEN, else from .local/dev-secrets.env,
+which npm start generates, so nothing needs copying after npm start):
   1. generates a client key pair into .demo/<client_key>/ (git ignores .demo/)
   2. registers the client (PUT /internal/clients/...)
   3. registers an active regular account with one fake approver (PUT /internal/accounts/...)
@@ -38,6 +39,7 @@ Options:
   async run(values, env) {
     const kind = oneOf('kind', optionalString(values, 'kind') ?? 'p256', CLIENT_KEY_KINDS);
     const contact = oneOf('contact', optionalString(values, 'contact') ?? 'sms', CONTACT_TYPES);
+    requireAdminToken(env); // before any file is written
     const clientKey = randomUUID();
     const accountKey = randomUUID();
     const deviceKey = randomUUID();

@@ -5,7 +5,7 @@
  */
 import { Controller, Get, Inject, UseFilters } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { HealthCheckFilter, probe } from '@lib/observability';
 import type { RedisClient as Redis } from '@lib/store';
 import { DISPATCH_PROCESSOR, type DispatchProcessor } from '../dispatch.processor';
@@ -20,7 +20,7 @@ export class WorkerHealthController {
     @Inject(REDIS) private readonly queueRedis: Redis,
     @Inject(STORE) private readonly storeRedis: Redis,
     @Inject(DISPATCH_PROCESSOR) private readonly processor: DispatchProcessor,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
   @Get('live')

@@ -6,7 +6,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { Counter, Histogram } from 'prom-client';
-import type { AppConfig } from '@lib/config';
+import type { WorkerConfig } from '@lib/config';
 import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
 import type { ContactType } from '@lib/domain';
 import { PermanentSendError, TransientSendError } from '@lib/notifications';
@@ -30,7 +30,7 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
     private readonly registry: MetricsRegistry,
     @Inject(STORE) private readonly store: Redis,
     private readonly keys: RedisKeys,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: WorkerConfig,
   ) {
     const registers = [registry];
     this.dispatches = new Counter({

@@ -1,0 +1,54 @@
+/**
+ * docker-compose.yml and .env.example must not run on, or hand out, a
+ * secret: compose requires the four secrets (no fallback value) and publishes
+ * on loopback only; .env.example lists every setting and leaves the secrets empty.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+const envExample = readFileSync(join(ROOT, '.env.example'), 'utf8');
+const SECRETS = ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'METRICS_TOKEN', 'BOARD_PASSWORD', 'BOARD_READONLY_PASSWORD'];
+
+/** The variables of the config schema (the same reading as test/docs/readme.spec.ts). */
+function schemaVariables(): string[] {
+  const source = readFileSync(join(ROOT, 'libs', 'config', 'src', 'app-config.ts'), 'utf8');
+  const schema = source.slice(source.indexOf('const EnvSchema'), source.indexOf('export type SmsTransportConfig'));
+  return [...schema.matchAll(/^\s+([A-Z][A-Z0-9_]+):/gm)].map((m) => m[1]);
+}
+
+describe('docker-compose.yml', () => {
+  it('requires the secrets and the dashboard user, with no fallback value', () => {
+    for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_USERNAME', 'BOARD_PASSWORD']) {
+      expect(compose).toMatch(new RegExp(`^\\s+${name}: \\$\\{${name}:\\?[^}]+\\}$`, 'm'));
+    }
+    for (const name of SECRETS) expect(compose).not.toMatch(new RegExp(`\\$\\{${name}:?-`));
+  });
+
+  it('publishes ports on 127.0.0.1 only', () => {
+    const published = [...compose.matchAll(/^\s+ports:\n((?:\s+- .+\n)+)/gm)].flatMap((m) => m[1].trim().split('\n').map((l) => l.trim()));
+    expect(published.length).toBeGreaterThan(0);
+    for (const entry of published) expect(entry).toMatch(/^- "127\.0\.0\.1:\d+:\d+"$/);
+  });
+
+  it('gives the worker no admin token and no dashboard user', () => {
+    const worker = compose.slice(compose.indexOf('\n  worker:'), compose.indexOf('\n  ses:'));
+    const shared = compose.slice(compose.indexOf('x-shared-environment:'), compose.indexOf('\nservices:'));
+    expect(worker.match(/\*[\w-]+/g)).toEqual(['*shared-environment']);
+    expect(`${shared}${worker}`).not.toMatch(/^\s+(ADMIN_TOKEN|BOARD_\w+):/m);
+  });
+});
+
+describe('.env.example', () => {
+  it('lists every setting of the config schema', () => {
+    const names = schemaVariables();
+    expect(names).toEqual(expect.arrayContaining(['GUESS_LIMIT_PER_APPROVER_PER_DAY', 'AUTH_CLOCK_SKEW_MARGIN_SECONDS']));
+    const listed = new Set([...envExample.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    expect(names.filter((n) => !listed.has(n))).toEqual([]);
+  });
+
+  it('holds no secret value and no NODE_ENV that would leave production rules', () => {
+    for (const name of [...SECRETS, 'BOARD_USERNAME', 'BOARD_READONLY_USERNAME', 'NODE_ENV']) expect(envExample).toMatch(new RegExp(`^${name}=$`, 'm'));
+  });
+});
