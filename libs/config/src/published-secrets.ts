@@ -18,6 +18,8 @@ export const PUBLISHED_SECRETS: readonly string[] = [
   // Metrics tokens and dashboard passwords of the e2e and security specs.
   'board-full-password-7Qm2',
   'board-readonly-password-4Kx9',
+  'board-full-password-9Wd3',
+  'board-readonly-password-2Lp8',
   'sec-metrics-token-0123456789abcdef',
   'sec-board-password-0123456789',
   'sec-viewer-password-0123456789',
