@@ -18,9 +18,9 @@ const moduleNameMapper = {
   '^@lib/(.*)$': '<rootDir>/libs/$1/src',
 };
 
-// jose 6 and @nestjs/bullmq 12 ship ES modules only; the apps load them through Node's require(esm),
+// jose 6 and NestJS 12 (every @nestjs/* package) ship ES modules only; the apps load them through Node's require(esm),
 // which Jest's module system lacks, so Jest compiles it to CommonJS.
-const esmOnly = ['jose', '@nestjs/bullmq', '@nestjs/bull-shared'];
+const esmOnly = ['jose', '@nestjs'];
 const swcJs = ['@swc/jest', { jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
 
 const base = {

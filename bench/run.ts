@@ -252,7 +252,7 @@ async function runApiRound(stack: Stack, pool: CryptoPool, devices: BenchDevice[
   };
   // Coalesced requests re-add an existing job id (a no-op), so the jobs in
   // the queue count the requests that went through the whole send path.
-  const queued = await queue.getJobCountByTypes('waiting', 'paused', 'prioritized', 'delayed');
+  const queued = await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed');
   await clearQueue(queue);
   if (result.non2xx || result.errors) notes.push(`api run of ${count}: ${result.non2xx} non-2xx (${describeFailures(result)}), ${result.errors} errors`);
   return { result, signed, queued, cpuUs };
@@ -389,7 +389,7 @@ async function collectArrivals(fakes: FakeProviders, expected: number, stallMs =
 async function waitDrained(queue: Queue, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const left = await queue.getJobCountByTypes('waiting', 'active', 'paused', 'delayed', 'prioritized');
+    const left = await queue.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized');
     if (left === 0) return;
     await sleep(100);
   }

@@ -387,8 +387,10 @@ describe('admin surfaces refuse callers without credentials', () => {
     expect(text('libs/domain/src/token-crypto.ts')).toMatch(/timingSafeEqual\(digest\(this.codeFor\(dispatchId, nonce\)\), digest\(candidate\)\)/);
     const boardCredentials = join(ROOT, 'apps/api/src/board/board-credentials.ts');
     if (files.includes(boardCredentials)) expect(readFileSync(boardCredentials, 'utf8')).toMatch(/secretEquals\(user\.password, password\)/);
-    // Twilio receipts: the SDK's validateRequest compares with scmp (constant-time).
-    expect(readFileSync(join(ROOT, 'node_modules/twilio/lib/webhooks/webhooks.js'), 'utf8')).toMatch(/return scmp\(/);
+    // Twilio receipts: the SDK's validateRequest compares through safeCompare, crypto.timingSafeEqual (constant-time).
+    const webhooks = readFileSync(join(ROOT, 'node_modules/twilio/lib/webhooks/webhooks.js'), 'utf8');
+    expect(webhooks).toMatch(/return safeCompare\(Buffer\.from\(twilioHeader\), Buffer\.from\(signatureWithoutPort\)\)/);
+    expect(webhooks).toMatch(/function safeCompare\(a, b\) \{\s+return a\.length === b\.length && crypto_1\.default\.timingSafeEqual\(a, b\);/);
     figures.set('files_audited', files.length);
   });
 });

@@ -12,7 +12,7 @@
  * as failed (`not_queued`), a code that late being of no use.
  */
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { WorkerConfig } from '@lib/config';
 import { DISPATCH_QUEUE, REPAIR_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
@@ -32,7 +32,7 @@ export interface RepairResult {
 }
 
 @Processor(REPAIR_QUEUE, { autorun: false, concurrency: 1 })
-export class RepairProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class RepairProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap {
   private readonly logger = new Logger('DispatchRepair');
 
   constructor(
@@ -44,13 +44,19 @@ export class RepairProcessor extends WorkerHost implements OnApplicationBootstra
     super();
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    // Every worker upserts the same scheduler: one schedule, one run per interval, whichever worker takes it.
-    await this.repairs.upsertJobScheduler(
-      SCHEDULER_ID,
-      { every: this.config.worker.repairIntervalMs },
-      { name: 'repair', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
-    );
+  onModuleInit(): void {
+    // The worker's queues (BullMQ prints their connection errors unless someone
+    // listens): an outage is reported by the health check and the processors.
+    for (const queue of [this.dispatches, this.repairs]) queue.on('error', () => undefined);
+  }
+
+  onApplicationBootstrap(): void {
+    // Every worker upserts the same scheduler: one schedule, one run per
+    // interval, whichever worker takes it. Not awaited: with Redis down the
+    // worker starts anyway, and the call goes through when Redis is back.
+    this.repairs
+      .upsertJobScheduler(SCHEDULER_ID, { every: this.config.worker.repairIntervalMs }, { name: 'repair', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } })
+      .catch((err: Error) => this.logger.error(`could not schedule the repair of pending dispatches: ${err.message}`));
     this.worker.run().catch((err: Error) => this.logger.error(`repair worker stopped: ${err.message}`));
   }
 

@@ -15,6 +15,14 @@
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
  * - `subscriber`: a pub/sub listener (ClientCache); like `worker`, it waits
  *   for Redis and re-subscribes after a reconnect.
+ *
+ * Every connection speaks RESP2 (`protocol: 2`), deliberately, although
+ * ioredis 6 defaults to RESP3: BullMQ's ioredis client passes replies such
+ * as ZRANGE … WITHSCORES and XREAD through as RESP2 shapes, which RESP3
+ * changes (pairs instead of a flat list, maps instead of arrays); the
+ * service uses nothing RESP3 adds (client-side caching, push messages on a
+ * command connection); and RESP2 is what every topology (Sentinel, Cluster,
+ * managed Redis and its proxies) speaks alike.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 
@@ -36,11 +44,15 @@ export interface RedisConnectionSettings {
 
 const reconnect = (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000);
 
+/** The wire protocol of every connection (see above). */
+export const REDIS_PROTOCOL = 2;
+
 export function redisOptions(role: RedisRole, settings: RedisConnectionSettings): RedisOptions {
   if (role === 'worker' || role === 'subscriber') {
-    return { maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnect };
+    return { protocol: REDIS_PROTOCOL, maxRetriesPerRequest: null, enableReadyCheck: true, retryStrategy: reconnect };
   }
   return {
+    protocol: REDIS_PROTOCOL,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     commandTimeout: settings.commandTimeoutMs,

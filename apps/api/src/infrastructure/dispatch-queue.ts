@@ -7,7 +7,7 @@
  * harmless: BullMQ keeps the first.
  */
 import { InjectQueue } from '@nestjs/bullmq';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { AppConfig } from '@lib/config';
 import { DISPATCH_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
@@ -15,11 +15,17 @@ import { InfrastructureError } from '@lib/domain';
 import { APP_CONFIG } from './tokens';
 
 @Injectable()
-export class DispatchQueue {
+export class DispatchQueue implements OnModuleInit {
   constructor(
     @InjectQueue(DISPATCH_QUEUE) readonly queue: Queue<SendTokenPayload>,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
+
+  onModuleInit(): void {
+    // Without a listener BullMQ prints every connection error; an outage is
+    // reported through the health check and the requests' own errors.
+    this.queue.on('error', () => undefined);
+  }
 
   /** Adds the dispatch's send job (a no-op if it exists); a Redis failure is an InfrastructureError. */
   async add(payload: SendTokenPayload): Promise<void> {

@@ -1,12 +1,12 @@
 /**
  * Wraps each send-token job: its log lines (every `Logger` call made while it
- * runs) carry `requestId` and `dispatchId` as JSON fields, through a pino
- * child logger in nestjs-pino's async context; and its outcome is counted.
+ * runs) carry `requestId` and `dispatchId` as JSON fields, through
+ * nestjs-pino's logging context for work outside a request
+ * (`PinoLogger.runInContext`); and its outcome is counted.
  */
 import { Injectable } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
-import { Store, storage } from 'nestjs-pino/storage';
 import { currentAttempt, failsForGood, type SendTokenPayload } from '@lib/dispatch-contract';
 import { RefusedJobError, type SendContext } from '../send-token.handler';
 import { WorkerMetrics } from './worker-metrics';
@@ -21,9 +21,8 @@ export class DispatchObserver {
   /** Runs `work` with the job's log fields (its id is the dispatch id; the request id is whatever the data says, for correlation only). */
   inContext<T>(job: Job<SendTokenPayload> | undefined, work: () => T): T {
     if (!job) return work();
-    const root = PinoLogger.root ?? storage.exit(() => this.pino.logger);
     const requestId = typeof job.data?.requestId === 'string' ? job.data.requestId.slice(0, 64) : undefined;
-    return storage.run(new Store(root.child({ requestId, dispatchId: job.id })), work);
+    return this.pino.runInContext(work, { bindings: { requestId, dispatchId: job.id } });
   }
 
   /** Runs one attempt of the job in its log context and counts how it ended, by the channel the store gave it. */
