@@ -245,14 +245,26 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
 
   /** Cheap, after every case: what any accepted request would have changed. */
   async function fingerprint(): Promise<string> {
-    const p = stack.prefix;
-    const q = `${p}:bull:token-dispatch`;
+    const k = stack.keys;
+    const q = `${k.queuePrefix}:token-dispatch`;
     const pipe = stack.redis.pipeline();
-    for (const d of [A, B]) pipe.hgetall(`${p}:device:${d.deviceKey}`).llen(`${p}:device:${d.deviceKey}:events`);
-    pipe.get(`${p}:account:${A.accountKey}`).hgetall(`${p}:client:${A.client.clientKey}`);
+    for (const d of [A, B]) pipe.hgetall(k.device(d.accountKey, d.deviceKey)).llen(k.deviceEvents(d.accountKey, d.deviceKey));
+    pipe.get(k.account(A.accountKey)).hgetall(k.client(A.client.clientKey));
     pipe.llen(`${q}:wait`).llen(`${q}:active`).zcard(`${q}:delayed`).zcard(`${q}:completed`).zcard(`${q}:failed`).zcard(`${q}:prioritized`);
     // Key counts in the same round trip (KEYS inside a script: fine on a test Redis).
-    pipe.eval(COUNT_KEYS, 0, ...['dispatch', 'device', 'client', 'account', 'limit', 'provider-message'].map((k) => `${p}:${k}:*`));
+    const patterns = [
+      k.dispatch('*'),
+      k.device('*', '*'),
+      k.client('*'),
+      k.account('*'),
+      k.coalesce('*', '*'),
+      k.deviceSends('*', '*'),
+      k.destinationSends('*'),
+      k.guesses('*'),
+      k.deviceCreations('*'),
+      k.providerMessage('*', '*'),
+    ];
+    pipe.eval(COUNT_KEYS, 0, ...patterns);
     const values = (await pipe.exec())!.map(([err, v]) => (err ? String(err) : v));
     return JSON.stringify(values);
   }

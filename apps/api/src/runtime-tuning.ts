@@ -3,9 +3,10 @@
  * first; both take effect because nothing has used them yet):
  *
  * - libuv's thread pool is sized to the machine. Request signatures are
- *   verified there (auth/compact-jws.ts), so the pool, not the event loop,
- *   bounds how many cores verify at once; libuv's default of 4 threads would
- *   leave cores idle on a larger machine. UV_THREADPOOL_SIZE set in the
+ *   verified there (jose's jwtVerify runs WebCrypto's verify as a thread-pool
+ *   job), so the pool, not the event loop, bounds how many cores verify at
+ *   once; libuv's default of 4 threads would leave cores idle on a larger
+ *   machine. UV_THREADPOOL_SIZE set in the
  *   environment wins.
  * - V8's old generation may grow to at most twice the live heap between full
  *   collections (`--heap-growing-percent=100`). By default V8 lets it grow up

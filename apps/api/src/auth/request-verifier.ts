@@ -13,7 +13,7 @@ import { DomainError, ErrorCodes } from '@lib/domain';
 import { ReplayGuard } from '@lib/store';
 import { UnsupportedKeyError, algorithmForKey, payloadMd5, type RequestSigningAlg } from '@lib/request-signing';
 import { APP_CONFIG } from '../infrastructure/tokens';
-import { JwsAlgorithmNotAllowed, verifyCompactJwt } from './compact-jws';
+import { errors as joseErrors, jwtVerify } from 'jose';
 
 interface RegisteredKey {
   key: KeyObject;
@@ -51,6 +51,9 @@ export interface SignedRequest {
 /** UTC ISO-8601 date-time, e.g. `2024-12-22T20:30:23.459Z` (an explicit offset is accepted too). */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/** A JWS in compact serialization: three base64url segments, no padding, nothing else. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
 
 /**
@@ -78,11 +81,17 @@ export class RequestVerifier {
     const registered = this.keyFor(req.publicKeyPem);
     const jwt = req.authorization.startsWith('Bearer ') ? req.authorization.slice(7) : req.authorization;
 
+    // The exact compact serialization, three base64url segments: jose's own
+    // decoding is lenient (it skips whitespace, for one), and a token that
+    // reads the same in more than one spelling would be a replay in disguise.
+    if (!COMPACT_JWS.test(jwt)) throw unauthenticated('invalid signature');
+    // jose verifies the compact JWS: its shape, the algorithm (the key's,
+    // never the header's), the signature, and exp/nbf when present.
     let claims: Record<string, unknown>;
     try {
-      claims = await verifyCompactJwt(jwt, registered.key, registered.alg, nowMs);
+      ({ payload: claims } = await jwtVerify(jwt, registered.key, { algorithms: [registered.alg], currentDate: new Date(nowMs) }));
     } catch (err) {
-      throw unauthenticated(err instanceof JwsAlgorithmNotAllowed ? 'algorithm not allowed' : 'invalid signature');
+      throw unauthenticated(err instanceof joseErrors.JOSEAlgNotAllowed ? 'algorithm not allowed' : 'invalid signature');
     }
 
     const expectedMd5 = payloadMd5(req.rawBody);

@@ -1,24 +1,11 @@
 /**
- * Verifies a compact JWS (the request JWT) with node:crypto, off the event
- * loop: `crypto.verify` with a callback runs on libuv's thread pool, so with
- * many requests in flight every core verifies signatures while the main
- * thread keeps serving.
- *
- * Why not jose's jwtVerify, which this replaced: jose verifies through
- * WebCrypto, which on Node 20 costs markedly more per P-521 (ES512)
- * verification than node:crypto on the same key, and ES512 verification is
- * what bounds the api's throughput (see README, "Performance"). The rules are
- * jose's, in jose's order, so the same tokens pass and fail (a unit spec
- * checks this against jose itself on valid, tampered and malformed tokens):
- *
- * - three base64url segments; the protected header and the claims set are
- *   JSON objects (strict UTF-8);
- * - `crit`, when present, names only `b64`, which must then be a boolean, and
- *   an unencoded payload (`b64: false`) is refused, as jose refuses it in JWTs;
- * - `alg` must be the registered key's algorithm (never taken from the token);
- * - the signature over `header.payload` must verify (raw r‖s for ECDSA);
- * - `iat`, `nbf` and `exp`, when present, must be numbers; `nbf` must not be
- *   in the future, `exp` must be in the future (no clock tolerance).
+ * A compact-JWS verifier on node:crypto's asynchronous verify (libuv's thread
+ * pool), for the benchmarks only: the verify-and-enqueue floor reference and
+ * bench/verify-micro.ts measure the api's verification (jose's jwtVerify)
+ * against it. The api itself uses jose; this is a reference, not a second
+ * implementation to maintain. Rules as jose's: three base64url segments, JSON
+ * header and claims, `crit` naming only `b64`, the key's algorithm, raw r‖s
+ * ECDSA signatures, `iat`/`nbf`/`exp` checks.
  */
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import type { RequestSigningAlg } from '@lib/request-signing';
