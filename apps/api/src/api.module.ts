@@ -1,7 +1,7 @@
 /** The API application: device endpoints, the internal directory, and their wiring. */
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { AdminAuthGuard } from './auth/admin-auth.guard';
 import { ClientAuthGuard } from './auth/client-auth.guard';
 import { RequestVerifier } from './auth/request-verifier';
@@ -22,7 +22,7 @@ import { ReceiptsModule } from './receipts/receipts.module';
 
 @Module({})
 export class ApiModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: ApiConfig): DynamicModule {
     return {
       module: ApiModule,
       imports: [InfrastructureModule.forRoot(config), ApiObservabilityModule.forRoot(config), BoardModule, ReceiptsModule],

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger as PinoLogger } from 'nestjs-pino';
-import { startupLine, type AppConfig } from '@lib/config';
+import { startupLine, type ApiConfig } from '@lib/config';
 import { APP_LOGGER, logProcessWarnings, registerAccessLog, type AppLogger } from '@lib/observability';
 import { whenReady } from '@lib/store';
 import { ApiModule } from './api.module';
@@ -15,7 +15,7 @@ import { registerFormBodyParser } from './receipts/form-body';
 /** How long start-up waits for Redis before listening anyway. */
 const REDIS_READY_WAIT_MS = 5_000;
 
-export async function createApi(config: AppConfig): Promise<NestFastifyApplication> {
+export async function createApi(config: ApiConfig): Promise<NestFastifyApplication> {
   logProcessWarnings();
   const adapter = new FastifyAdapter(fastifyOptions(config));
   registerJsonBodyParser(adapter.getInstance(), config);
@@ -31,7 +31,7 @@ export async function createApi(config: AppConfig): Promise<NestFastifyApplicati
   return app;
 }
 
-export async function startApi(config: AppConfig): Promise<NestFastifyApplication> {
+export async function startApi(config: ApiConfig): Promise<NestFastifyApplication> {
   const app = await createApi(config);
   const logger = new Logger('Api');
   // Which rules this process runs under, and whether it runs on secrets `npm start` generated (names only).

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConfigError, describeMode, loadConfig, startupLine, type AppName } from './app-config';
+import { ConfigError, SETTINGS, describeMode, loadConfig, startupLine, type AppName } from './app-config';
 import { PUBLISHED_SECRETS } from './published-secrets';
 import { GENERATED_SECRET_MARKER } from './secret-rules';
 
@@ -53,8 +53,9 @@ describe('loadConfig', () => {
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
     expect(c.tokenPolicy).toEqual({ alphabet: '0123456789', length: 6, ttlSeconds: 300, maxFailedAttempts: 5 });
     expect(c.sendLimits).toEqual({ coalesceWindowSeconds: 30, perDevicePerHour: 5, perDestinationPerHour: 10 });
-    expect(c.sms).toEqual({ kind: 'outbox', path: '.outbox/messages.log' });
-    expect(c.email.kind).toBe('outbox');
+    const w = loadConfig(testEnv(), 'worker');
+    expect(w.sms).toEqual({ kind: 'outbox', path: '.outbox/messages.log' });
+    expect(w.email.kind).toBe('outbox');
   });
 
   it('uses Twilio and SES when they are configured', () => {
@@ -68,22 +69,49 @@ describe('loadConfig', () => {
       SES_ENDPOINT: 'http://127.0.0.1:4020',
       AWS_REGION: 'sa-east-1',
     }, 'worker');
-    expect(c.sms).toEqual({ kind: 'twilio', accountSid: 'AC1', authToken: 'secret', fromNumber: '+15005550006', apiUrl: 'http://127.0.0.1:4010' });
+    expect(c.sms).toEqual({ kind: 'twilio', accountSid: 'AC1', authToken: 'secret', fromNumber: '+15005550006', apiUrl: 'http://127.0.0.1:4010', caBundlePath: undefined, httpProxy: undefined });
     expect(c.email).toEqual({ kind: 'ses', fromAddress: 'no-reply@example.com', region: 'sa-east-1', endpoint: 'http://127.0.0.1:4020' });
   });
 
   it('in production, names every missing setting and refuses to start', () => {
-    const text = messageOf({ NODE_ENV: 'production' }, 'api');
-    for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_USERNAME', 'BOARD_PASSWORD', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER', 'SES_FROM_ADDRESS']) {
-      expect(text).toContain(name);
-    }
+    const api = messageOf({ NODE_ENV: 'production' }, 'api');
+    for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_USERNAME', 'BOARD_PASSWORD']) expect(api).toContain(name);
+    const worker = messageOf({ NODE_ENV: 'production' }, 'worker');
+    for (const name of ['TOKEN_HASH_SECRET', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER', 'SES_FROM_ADDRESS']) expect(worker).toContain(name);
+  });
+
+  it('validates only the settings each app reads: the api needs no provider, the worker no api setting', () => {
+    const production = { NODE_ENV: 'production', TOKEN_HASH_SECRET: secret() };
+    // The api sends nothing itself: no Twilio or SES settings.
+    expect(loadConfig({ ...production, ADMIN_TOKEN: secret(), BOARD_USERNAME: 'ops', BOARD_PASSWORD: secret() }, 'api').mode).toBe('production');
+    // A bad value of the other app's setting is not looked at.
+    expect(loadConfig({ ...testEnv(), WORKER_LOCK_DURATION_MS: '10', SES_ENDPOINT: 'not a url' }, 'api').mode).toBe('test');
+    expect(loadConfig({ ...testEnv(), PORT: 'eighty', AUTH_MAX_CLOCK_SKEW_SECONDS: '1' }, 'worker').mode).toBe('test');
+    expect(() => loadConfig({ ...testEnv(), PORT: 'eighty' }, 'api')).toThrow(/PORT/);
+    expect(() => loadConfig({ ...testEnv(), WORKER_LOCK_DURATION_MS: '10' }, 'worker')).toThrow(/WORKER_LOCK_DURATION_MS/);
+    expect(SETTINGS.api).not.toContain('SES_FROM_ADDRESS');
+    expect(SETTINGS.worker).not.toContain('ADMIN_TOKEN');
+  });
+
+  it('takes delivery receipts on the api only with the auth token that checks their signatures', () => {
+    expect(problemsOf({ ...testEnv(), TWILIO_STATUS_CALLBACK_URL: 'https://tokens.example.com/webhooks/twilio/status' }, 'api')).toEqual([
+      expect.stringMatching(/^TWILIO_AUTH_TOKEN: required when TWILIO_STATUS_CALLBACK_URL is set/),
+    ]);
+    const c = loadConfig({ ...testEnv(), TWILIO_STATUS_CALLBACK_URL: 'https://tokens.example.com/webhooks/twilio/status', TWILIO_AUTH_TOKEN: 't0k' }, 'api');
+    expect(c.receipts).toEqual({ callbackUrl: 'https://tokens.example.com/webhooks/twilio/status', authToken: 't0k' });
+    expect(loadConfig(testEnv(), 'api').receipts).toBeUndefined();
+  });
+
+  it('passes Twilio a CA bundle and a proxy when given', () => {
+    const twilio = { TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't', TWILIO_FROM_NUMBER: '+15005550006', TWILIO_CA_BUNDLE: '/etc/ssl/corp.pem', HTTP_PROXY: 'http://proxy:3128' };
+    expect(loadConfig({ ...testEnv(), ...twilio }, 'worker').sms).toMatchObject({ kind: 'twilio', caBundlePath: '/etc/ssl/corp.pem', httpProxy: 'http://proxy:3128' });
   });
 
   it('rejects malformed values with the variable named', () => {
     expect(() => loadConfig(testEnv({ PORT: 'eighty' }), 'api')).toThrow(/PORT/);
-    expect(() => loadConfig(testEnv({ TWILIO_API_URL: 'not a url', TWILIO_ACCOUNT_SID: 'a', TWILIO_AUTH_TOKEN: 'b', TWILIO_FROM_NUMBER: 'c' }), 'api')).toThrow(/TWILIO_API_URL/);
+    expect(() => loadConfig(testEnv({ TWILIO_API_URL: 'not a url', TWILIO_ACCOUNT_SID: 'a', TWILIO_AUTH_TOKEN: 'b', TWILIO_FROM_NUMBER: 'c' }), 'worker')).toThrow(/TWILIO_API_URL/);
     expect(() => loadConfig(testEnv({ TOKEN_HASH_SECRET: 'short' }), 'api')).toThrow(/TOKEN_HASH_SECRET/);
-    expect(() => loadConfig(testEnv({ TWILIO_ACCOUNT_SID: 'AC1' }), 'api')).toThrow(/TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER/);
+    expect(() => loadConfig(testEnv({ TWILIO_ACCOUNT_SID: 'AC1' }), 'worker')).toThrow(/TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER/);
     expect(() => loadConfig(testEnv({ TOKEN_ALPHABET: 'aab' }), 'api')).toThrow(/TOKEN_ALPHABET/);
   });
 
@@ -141,15 +169,16 @@ describe('modes: only development and test leave production rules', () => {
     expect(c.nodeEnv).toBe(nodeEnv === '' ? undefined : nodeEnv);
     // Production rules, not development ones: no outbox, a dashboard user required.
     expect(problemsOf({ NODE_ENV: nodeEnv, ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret() }, 'api')).toEqual(
-      expect.arrayContaining([expect.stringMatching(/^BOARD_USERNAME: required/), expect.stringMatching(/^SES_FROM_ADDRESS: required/)]),
+      expect.arrayContaining([expect.stringMatching(/^BOARD_USERNAME: required/)]),
     );
+    expect(problemsOf({ NODE_ENV: nodeEnv, TOKEN_HASH_SECRET: secret() }, 'worker')).toEqual(expect.arrayContaining([expect.stringMatching(/^SES_FROM_ADDRESS: required/)]));
   });
 
   it.each(['development', 'test'] as const)('NODE_ENV=%s is its own mode: the outbox, no dashboard user required', (mode) => {
     const c = loadConfig({ NODE_ENV: mode, ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret() }, 'api');
     expect(c.mode).toBe(mode);
     expect(c.nodeEnv).toBe(mode);
-    expect(c.sms.kind).toBe('outbox');
+    expect(loadConfig({ NODE_ENV: mode, TOKEN_HASH_SECRET: secret() }, 'worker').sms.kind).toBe('outbox');
     expect(c.board).toEqual({ full: undefined, readOnly: undefined });
   });
 

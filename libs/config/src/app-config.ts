@@ -21,10 +21,9 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
 
-const EnvSchema = z.object({
+/** Settings both apps read. */
+const SharedEnv = z.object({
   NODE_ENV: optionalString,
-  HOST: z.string().default('0.0.0.0'),
-  PORT: int(3000, 0),
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.{}-]+$/).default('dts'),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 50),
@@ -34,47 +33,63 @@ const EnvSchema = z.object({
   REDIS_CLUSTER_NODES: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   METRICS_TOKEN: optionalString,
-  DOCS_ENABLED: z.enum(['true', 'false']).default('true'),
-  BOARD_USERNAME: optionalString,
-  BOARD_PASSWORD: optionalString,
-  BOARD_READONLY_USERNAME: optionalString,
-  BOARD_READONLY_PASSWORD: optionalString,
-  WORKER_HTTP_HOST: z.string().default('0.0.0.0'),
-  WORKER_HTTP_PORT: int(3001, 0),
-  WORKER_SHUTDOWN_GRACE_MS: int(30_000, 0),
-  WORKER_LOCK_DURATION_MS: int(30_000, 1_000),
-  WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
-  DISPATCH_REPAIR_INTERVAL_MS: int(5_000, 500),
-  ADMIN_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
   TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
   TOKEN_LENGTH: int(6, 4),
   TOKEN_TTL_SECONDS: int(300, 30),
   TOKEN_MAX_FAILED_ATTEMPTS: int(5, 1),
+  SMS_ALLOWED_COUNTRY_CODES: z
+    .string()
+    .default('55')
+    .transform((v) => v.split(',').map((c) => c.trim().replace(/^\+/, '')).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[1-9]\d{0,2}$/, 'country calling codes are 1 to 3 digits')).min(1, 'list at least one country calling code')),
+  // The api gives each send job its attempts and backoff; the worker runs them.
+  DISPATCH_ATTEMPTS: int(6, 1),
+  DISPATCH_BACKOFF_MS: int(1000, 1),
+  // The worker asks Twilio for receipts there; the api checks their signatures against it.
+  TWILIO_STATUS_CALLBACK_URL: optionalUrl,
+});
+
+/** Settings of the api alone. */
+const ApiEnv = SharedEnv.extend({
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(3000, 0),
+  BODY_LIMIT_BYTES: int(16 * 1024, 256),
+  REQUEST_TIMEOUT_MS: int(10_000, 100),
+  DOCS_ENABLED: z.enum(['true', 'false']).default('true'),
+  ADMIN_TOKEN: optionalString,
+  BOARD_USERNAME: optionalString,
+  BOARD_PASSWORD: optionalString,
+  BOARD_READONLY_USERNAME: optionalString,
+  BOARD_READONLY_PASSWORD: optionalString,
   RESEND_COALESCE_SECONDS: int(30, 0),
   SEND_LIMIT_PER_DEVICE_PER_HOUR: int(5, 1),
   SEND_LIMIT_PER_DESTINATION_PER_HOUR: int(10, 1),
   GUESS_LIMIT_PER_APPROVER_PER_DAY: int(20, 1),
   GUESS_LIMIT_PER_ACCOUNT_PER_DAY: int(100, 1),
   DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: int(20, 1),
-  SMS_ALLOWED_COUNTRY_CODES: z
-    .string()
-    .default('55')
-    .transform((v) => v.split(',').map((c) => c.trim().replace(/^\+/, '')).filter(Boolean))
-    .pipe(z.array(z.string().regex(/^[1-9]\d{0,2}$/, 'country calling codes are 1 to 3 digits')).min(1, 'list at least one country calling code')),
   AUTH_MAX_CLOCK_SKEW_SECONDS: int(300, 5),
   AUTH_CLOCK_SKEW_MARGIN_SECONDS: int(60, 0),
-  BODY_LIMIT_BYTES: int(16 * 1024, 256),
-  REQUEST_TIMEOUT_MS: int(10_000, 100),
+  // Delivery receipts' signatures are checked with the Twilio account's auth token.
+  TWILIO_AUTH_TOKEN: optionalString,
+});
+
+/** Settings of the worker alone. */
+const WorkerEnv = SharedEnv.extend({
+  WORKER_HTTP_HOST: z.string().default('0.0.0.0'),
+  WORKER_HTTP_PORT: int(3001, 0),
   WORKER_CONCURRENCY: int(10, 1),
-  DISPATCH_ATTEMPTS: int(6, 1),
-  DISPATCH_BACKOFF_MS: int(1000, 1),
+  WORKER_SHUTDOWN_GRACE_MS: int(30_000, 0),
+  WORKER_LOCK_DURATION_MS: int(30_000, 1_000),
+  WORKER_STALLED_INTERVAL_MS: int(30_000, 500),
+  DISPATCH_REPAIR_INTERVAL_MS: int(5_000, 500),
   PROVIDER_TIMEOUT_MS: int(10_000, 100),
   TWILIO_ACCOUNT_SID: optionalString,
   TWILIO_AUTH_TOKEN: optionalString,
   TWILIO_FROM_NUMBER: optionalString,
   TWILIO_API_URL: optionalUrl,
-  TWILIO_STATUS_CALLBACK_URL: optionalUrl,
+  TWILIO_CA_BUNDLE: optionalString,
+  HTTP_PROXY: optionalString,
   SES_FROM_ADDRESS: optionalString,
   SES_ENDPOINT: optionalUrl,
   AWS_REGION: z.string().default('us-east-1'),
@@ -90,8 +105,25 @@ const EnvSchema = z.object({
     ),
 });
 
+/** The environment variables each app reads (documentation and .env.example are checked against these). */
+export const SETTINGS: Readonly<Record<'shared' | 'api' | 'worker', readonly string[]>> = {
+  shared: Object.keys(SharedEnv.shape),
+  api: Object.keys(ApiEnv.shape),
+  worker: Object.keys(WorkerEnv.shape),
+};
+
 export type SmsTransportConfig =
-  | { kind: 'twilio'; accountSid: string; authToken: string; fromNumber: string; apiUrl?: string }
+  | {
+      kind: 'twilio';
+      accountSid: string;
+      authToken: string;
+      fromNumber: string;
+      apiUrl?: string;
+      /** Extra CA certificates (PEM file) to trust for Twilio's TLS, e.g. a corporate proxy's. */
+      caBundlePath?: string;
+      /** Send through this HTTP(S) proxy (the SDK's own transport, which supports it). */
+      httpProxy?: string;
+    }
   | { kind: 'outbox'; path: string };
 
 export type EmailTransportConfig =
@@ -121,7 +153,6 @@ export interface SharedConfig {
   nodeEnv: string | undefined;
   /** Variables (names only) this app read whose value is a development secret generated by `npm start`. */
   generatedSecrets: readonly SecretName[];
-  http: { host: string; port: number; bodyLimitBytes: number; requestTimeoutMs: number };
   /**
    * `url` carries credentials, TLS (`rediss://`) and the database for every
    * mode; sentinel and cluster modes add their node lists.
@@ -130,15 +161,22 @@ export interface SharedConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** When set, `/metrics` requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
-  docsEnabled: boolean;
-  /** Public URL Twilio posts delivery receipts to (also the URL their signature covers). */
-  twilioStatusCallbackUrl?: string;
   tokenHashSecret: string;
   tokenPolicy: TokenPolicy;
-  sendLimits: SendLimitPolicy;
-  guessLimits: GuessLimitPolicy;
   /** Country calling codes SMS may be sent to (E.164 prefixes without the `+`). */
   smsAllowedCountryCodes: readonly string[];
+  retry: DispatchRetryPolicy;
+}
+
+/** The api's configuration. */
+export interface ApiConfig extends SharedConfig {
+  http: { host: string; port: number; bodyLimitBytes: number; requestTimeoutMs: number };
+  docsEnabled: boolean;
+  adminToken: string;
+  /** Basic-auth users of the queue dashboard (the admin bearer token always has full access). */
+  board: { full?: { username: string; password: string }; readOnly?: { username: string; password: string } };
+  sendLimits: SendLimitPolicy;
+  guessLimits: GuessLimitPolicy;
   authMaxClockSkewSeconds: number;
   /**
    * How far apart the clocks of two api instances may be: a used signature
@@ -146,6 +184,12 @@ export interface SharedConfig {
    * instance whose clock is behind the one that accepted it still knows it.
    */
   authClockSkewMarginSeconds: number;
+  /** Twilio delivery receipts: the public URL they are posted to (and signed over) and the key of their signatures; absent: not taken. */
+  receipts?: { callbackUrl: string; authToken: string };
+}
+
+/** The worker's configuration. */
+export interface WorkerConfig extends SharedConfig {
   /**
    * `lockDurationMs`: how long a job stays locked to a worker without a renewal;
    * `stalledIntervalMs`: how often workers look for jobs whose lock expired (a
@@ -162,25 +206,13 @@ export interface SharedConfig {
     /** How often, and after how long, a dispatch recorded but never queued gets its job (see RepairProcessor). */
     repairIntervalMs: number;
   };
-  retry: DispatchRetryPolicy;
   providerTimeoutMs: number;
   sms: SmsTransportConfig;
   email: EmailTransportConfig;
   messages: { smsTemplate: string; emailSubject: string; emailTemplate: string };
+  /** Public URL of the api's delivery-receipt endpoint: each SMS asks Twilio for receipts there. */
+  twilioStatusCallbackUrl?: string;
 }
-
-/** The api's configuration: the shared settings plus the admin token and the dashboard users. */
-export interface ApiConfig extends SharedConfig {
-  adminToken: string;
-  /** Basic-auth users of the queue dashboard (the admin bearer token always has full access). */
-  board: { full?: { username: string; password: string }; readOnly?: { username: string; password: string } };
-}
-
-/** The worker's configuration: it reads no admin token and no dashboard user. */
-export type WorkerConfig = SharedConfig;
-
-/** The api's configuration, under the name the api's modules import; the worker takes {@link WorkerConfig}. */
-export type AppConfig = ApiConfig;
 
 export class ConfigError extends Error {
   constructor(
@@ -234,44 +266,80 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
   const mode = modeOf(nodeEnv);
   const production = mode === 'production';
   const heading = `Invalid configuration for the ${app} (${describeMode({ mode, nodeEnv })}${production ? '; only development and test are not production' : ''})`;
+  const fail = (issues: z.core.$ZodIssue[]) => new ConfigError(issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`), heading);
 
-  const parsed = EnvSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`), heading);
-  }
-  const e = parsed.data;
+  // Each app validates only what it reads: a setting of the other app's is not looked at.
   const problems: string[] = [];
-
-  for (const name of REQUIRED_SECRETS[app]) {
-    if (!e[name]) problems.push(`${name}: required (${REQUIRED_SECRET_PURPOSE[name]}; e.g. \`openssl rand -hex 32\`)`);
-  }
-  if (app === 'api' && production) {
-    // The dashboard can retry and remove jobs: in production it has a user of its own, not only the admin token.
-    for (const name of ['BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
-      if (!e[name]) problems.push(`${name}: required in production (the queue dashboard's full-access user)`);
+  if (app === 'api') {
+    const parsed = ApiEnv.safeParse(env);
+    if (!parsed.success) throw fail(parsed.error.issues);
+    const e = parsed.data;
+    const shared = sharedConfig(e, app, mode, nodeEnv, problems);
+    if (production) {
+      // The dashboard can retry and remove jobs: in production it has a user of its own, not only the admin token.
+      for (const name of ['BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
+        if (!e[name]) problems.push(`${name}: required in production (the queue dashboard's full-access user)`);
+      }
     }
-  }
-  const generatedSecrets: SecretName[] = [];
-  for (const name of SECRETS_OF[app]) {
-    const value = e[name];
-    if (value === undefined) continue;
-    problems.push(...secretProblems(name, value, production));
-    if (isGeneratedSecret(value)) generatedSecrets.push(name);
+    const pair = (user: string | undefined, password: string | undefined, name: 'BOARD' | 'BOARD_READONLY') => {
+      if (!user && !password) return undefined;
+      if (!user || !password) {
+        // In production the missing half of the full-access user is already named.
+        if (!(production && name === 'BOARD')) problems.push(`${name}_USERNAME, ${name}_PASSWORD: set both or neither`);
+        return undefined;
+      }
+      return { username: user, password };
+    };
+    const board = { full: pair(e.BOARD_USERNAME, e.BOARD_PASSWORD, 'BOARD'), readOnly: pair(e.BOARD_READONLY_USERNAME, e.BOARD_READONLY_PASSWORD, 'BOARD_READONLY') };
+    if (e.TWILIO_STATUS_CALLBACK_URL && !e.TWILIO_AUTH_TOKEN) {
+      problems.push('TWILIO_AUTH_TOKEN: required when TWILIO_STATUS_CALLBACK_URL is set (delivery receipts are signed with it)');
+    }
+    if (problems.length > 0) throw new ConfigError(problems, heading);
+    const config: ApiConfig = {
+      ...shared,
+      http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
+      docsEnabled: e.DOCS_ENABLED === 'true',
+      adminToken: e.ADMIN_TOKEN!,
+      board,
+      sendLimits: {
+        coalesceWindowSeconds: e.RESEND_COALESCE_SECONDS,
+        perDevicePerHour: e.SEND_LIMIT_PER_DEVICE_PER_HOUR,
+        perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
+      },
+      guessLimits: {
+        perApproverPerDay: e.GUESS_LIMIT_PER_APPROVER_PER_DAY,
+        perAccountPerDay: e.GUESS_LIMIT_PER_ACCOUNT_PER_DAY,
+        deviceCreationsPerAccountPerDay: e.DEVICE_LIMIT_PER_ACCOUNT_PER_DAY,
+      },
+      authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
+      authClockSkewMarginSeconds: e.AUTH_CLOCK_SKEW_MARGIN_SECONDS,
+      receipts: e.TWILIO_STATUS_CALLBACK_URL ? { callbackUrl: e.TWILIO_STATUS_CALLBACK_URL, authToken: e.TWILIO_AUTH_TOKEN! } : undefined,
+    };
+    return Object.freeze(config);
   }
 
-  if (new Set(e.TOKEN_ALPHABET).size !== e.TOKEN_ALPHABET.length) problems.push('TOKEN_ALPHABET: characters must be unique');
-
+  const parsed = WorkerEnv.safeParse(env);
+  if (!parsed.success) throw fail(parsed.error.issues);
+  const e = parsed.data;
+  const shared = sharedConfig(e, app, mode, nodeEnv, problems);
   const twilioVars = { TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER: e.TWILIO_FROM_NUMBER };
   const twilioMissing = Object.entries(twilioVars).filter(([, v]) => !v).map(([k]) => k);
   let sms: SmsTransportConfig;
   if (twilioMissing.length === 0) {
-    sms = { kind: 'twilio', accountSid: e.TWILIO_ACCOUNT_SID!, authToken: e.TWILIO_AUTH_TOKEN!, fromNumber: e.TWILIO_FROM_NUMBER!, apiUrl: e.TWILIO_API_URL };
+    sms = {
+      kind: 'twilio',
+      accountSid: e.TWILIO_ACCOUNT_SID!,
+      authToken: e.TWILIO_AUTH_TOKEN!,
+      fromNumber: e.TWILIO_FROM_NUMBER!,
+      apiUrl: e.TWILIO_API_URL,
+      caBundlePath: e.TWILIO_CA_BUNDLE,
+      httpProxy: e.HTTP_PROXY,
+    };
   } else {
     if (production) problems.push(`${twilioMissing.join(', ')}: required in production (SMS delivery through Twilio)`);
     else if (twilioMissing.length < 3) problems.push(`${twilioMissing.join(', ')}: set all three Twilio settings or none`);
     sms = { kind: 'outbox', path: e.OUTBOX_PATH };
   }
-
   let email: EmailTransportConfig;
   if (e.SES_FROM_ADDRESS) {
     email = { kind: 'ses', fromAddress: e.SES_FROM_ADDRESS, region: e.AWS_REGION, endpoint: e.SES_ENDPOINT };
@@ -279,54 +347,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
     if (production) problems.push('SES_FROM_ADDRESS: required in production (e-mail delivery through SES)');
     email = { kind: 'outbox', path: e.OUTBOX_PATH };
   }
-
-  const retry: DispatchRetryPolicy = { attempts: e.DISPATCH_ATTEMPTS, backoffMs: e.DISPATCH_BACKOFF_MS };
-  if (maxRetryWindowMs(retry) >= e.TOKEN_TTL_SECONDS * 1000) {
-    problems.push('DISPATCH_ATTEMPTS/DISPATCH_BACKOFF_MS: the retry window must be shorter than TOKEN_TTL_SECONDS');
-  }
-
-  const topology = redisTopology(e, problems);
-  const pair = (user?: string, password?: string, name = 'BOARD') => {
-    if (!user && !password) return undefined;
-    if (!user || !password) {
-      // In production the api already named the missing half of the full-access user.
-      if (!(app === 'api' && production && name === 'BOARD')) problems.push(`${name}_USERNAME, ${name}_PASSWORD: set both or neither`);
-      return undefined;
-    }
-    return { username: user, password };
-  };
-  const board =
-    app === 'api'
-      ? { full: pair(e.BOARD_USERNAME, e.BOARD_PASSWORD), readOnly: pair(e.BOARD_READONLY_USERNAME, e.BOARD_READONLY_PASSWORD, 'BOARD_READONLY') }
-      : undefined;
-
   if (problems.length > 0) throw new ConfigError(problems, heading);
-
-  const shared: SharedConfig = {
-    mode,
-    nodeEnv,
-    generatedSecrets,
-    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: e.BODY_LIMIT_BYTES, requestTimeoutMs: e.REQUEST_TIMEOUT_MS },
-    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, topology },
-    logLevel: e.LOG_LEVEL,
-    metricsToken: e.METRICS_TOKEN,
-    docsEnabled: e.DOCS_ENABLED === 'true',
-    twilioStatusCallbackUrl: e.TWILIO_STATUS_CALLBACK_URL,
-    tokenHashSecret: e.TOKEN_HASH_SECRET!,
-    tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },
-    sendLimits: {
-      coalesceWindowSeconds: e.RESEND_COALESCE_SECONDS,
-      perDevicePerHour: e.SEND_LIMIT_PER_DEVICE_PER_HOUR,
-      perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
-    },
-    guessLimits: {
-      perApproverPerDay: e.GUESS_LIMIT_PER_APPROVER_PER_DAY,
-      perAccountPerDay: e.GUESS_LIMIT_PER_ACCOUNT_PER_DAY,
-      deviceCreationsPerAccountPerDay: e.DEVICE_LIMIT_PER_ACCOUNT_PER_DAY,
-    },
-    smsAllowedCountryCodes: e.SMS_ALLOWED_COUNTRY_CODES,
-    authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
-    authClockSkewMarginSeconds: e.AUTH_CLOCK_SKEW_MARGIN_SECONDS,
+  const config: WorkerConfig = {
+    ...shared,
     worker: {
       concurrency: e.WORKER_CONCURRENCY,
       httpHost: e.WORKER_HTTP_HOST,
@@ -336,13 +359,45 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
       repairIntervalMs: e.DISPATCH_REPAIR_INTERVAL_MS,
     },
-    retry,
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
     sms,
     email,
     messages: { smsTemplate: e.SMS_TEMPLATE, emailSubject: e.EMAIL_SUBJECT, emailTemplate: e.EMAIL_TEMPLATE },
+    twilioStatusCallbackUrl: e.TWILIO_STATUS_CALLBACK_URL,
   };
-  return Object.freeze(app === 'api' ? { ...shared, adminToken: e.ADMIN_TOKEN!, board: board! } : shared);
+  return Object.freeze(config);
+}
+
+/** The settings both apps read; problems are added to `problems` (secrets, the token alphabet, the retry window, Redis). */
+function sharedConfig(e: z.infer<typeof SharedEnv> & Partial<Record<SecretName, string>>, app: AppName, mode: Mode, nodeEnv: string | undefined, problems: string[]): SharedConfig {
+  const production = mode === 'production';
+  for (const name of REQUIRED_SECRETS[app]) {
+    if (!e[name]) problems.push(`${name}: required (${REQUIRED_SECRET_PURPOSE[name]}; e.g. \`openssl rand -hex 32\`)`);
+  }
+  const generatedSecrets: SecretName[] = [];
+  for (const name of SECRETS_OF[app]) {
+    const value = e[name];
+    if (value === undefined) continue;
+    problems.push(...secretProblems(name, value, production));
+    if (isGeneratedSecret(value)) generatedSecrets.push(name);
+  }
+  if (new Set(e.TOKEN_ALPHABET).size !== e.TOKEN_ALPHABET.length) problems.push('TOKEN_ALPHABET: characters must be unique');
+  const retry: DispatchRetryPolicy = { attempts: e.DISPATCH_ATTEMPTS, backoffMs: e.DISPATCH_BACKOFF_MS };
+  if (maxRetryWindowMs(retry) >= e.TOKEN_TTL_SECONDS * 1000) {
+    problems.push('DISPATCH_ATTEMPTS/DISPATCH_BACKOFF_MS: the retry window must be shorter than TOKEN_TTL_SECONDS');
+  }
+  return {
+    mode,
+    nodeEnv,
+    generatedSecrets,
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, topology: redisTopology(e, problems) },
+    logLevel: e.LOG_LEVEL,
+    metricsToken: e.METRICS_TOKEN,
+    tokenHashSecret: e.TOKEN_HASH_SECRET!,
+    tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },
+    smsAllowedCountryCodes: e.SMS_ALLOWED_COUNTRY_CODES,
+    retry,
+  };
 }
 
 function hostPorts(list: string, variable: string, problems: string[]): { host: string; port: number }[] {
@@ -361,7 +416,7 @@ function hostPorts(list: string, variable: string, problems: string[]): { host: 
   return nodes as { host: string; port: number }[];
 }
 
-function redisTopology(e: z.infer<typeof EnvSchema>, problems: string[]): RedisTopology {
+function redisTopology(e: z.infer<typeof SharedEnv>, problems: string[]): RedisTopology {
   if (e.REDIS_MODE === 'sentinel') {
     if (!e.REDIS_SENTINELS) problems.push('REDIS_SENTINELS: required when REDIS_MODE=sentinel');
     return { mode: 'sentinel', sentinels: e.REDIS_SENTINELS ? hostPorts(e.REDIS_SENTINELS, 'REDIS_SENTINELS', problems) : [], name: e.REDIS_SENTINEL_NAME };

@@ -3,7 +3,7 @@
  * provider when its settings are present, the development outbox otherwise
  * (config refuses the outbox in production).
  */
-import type { AppConfig } from '@lib/config';
+import type { SmsTransportConfig, EmailTransportConfig } from '@lib/config';
 import type { EmailSender, SmsSender } from './notification.port';
 import { OutboxEmailAdapter, OutboxSmsAdapter } from './outbox.adapter';
 import { SesEmailAdapter } from './ses-email.adapter';
@@ -18,7 +18,7 @@ export interface SmsSenderOptions {
   statusCallbackUrl?: string;
 }
 
-export function createSmsSender(config: AppConfig['sms'], timeoutMs: number, options: SmsSenderOptions = {}): SmsSender {
+export function createSmsSender(config: SmsTransportConfig, timeoutMs: number, options: SmsSenderOptions = {}): SmsSender {
   switch (config.kind) {
     case 'twilio':
       return new TwilioSmsAdapter({ ...config, statusCallback: options.statusCallbackUrl }, timeoutMs);
@@ -29,7 +29,7 @@ export function createSmsSender(config: AppConfig['sms'], timeoutMs: number, opt
   }
 }
 
-export function createEmailSender(config: AppConfig['email'], timeoutMs: number): EmailSender {
+export function createEmailSender(config: EmailTransportConfig, timeoutMs: number): EmailSender {
   switch (config.kind) {
     case 'ses':
       return new SesEmailAdapter(config, timeoutMs);

@@ -11,8 +11,6 @@
  * SDK auto-retry stays off: the dispatch queue owns retries and backoff.
  */
 import twilio from 'twilio';
-import type RequestClient from 'twilio/lib/base/RequestClient';
-import type Response from 'twilio/lib/http/response';
 import { PermanentSendError, TransientSendError, type SendError, type SendReceipt, type SmsMessage, type SmsSender } from './notification.port';
 import { codePart, networkFailureOf, parseRetryAfterMs } from './provider-error';
 import { KeepAliveAgents, sendHttp } from './keep-alive-http';
@@ -26,6 +24,10 @@ export interface TwilioSmsOptions {
   apiUrl?: string;
   /** Where Twilio posts the message's delivery receipts (its `StatusCallback`); none asked for when absent. */
   statusCallback?: string;
+  /** Extra CA certificates (a PEM file) to trust for Twilio's TLS (TWILIO_CA_BUNDLE). */
+  caBundlePath?: string;
+  /** An HTTP(S) proxy to send through (HTTP_PROXY): the SDK's own transport then, which supports one. */
+  httpProxy?: string;
 }
 
 /**
@@ -71,24 +73,31 @@ function rebase(uri: string, base: URL): string {
  * (keep-alive-http.ts) rather than the SDK's axios instance. What goes on the
  * wire is what the SDK asks for: its method, URL, headers (User-Agent, Accept,
  * Content-Type), basic auth, form body and timeout. With HTTP_PROXY set, the
- * SDK's own path (which supports the proxy) is used as before.
+ * SDK's own path (which reads HTTP_PROXY from the environment itself) is used.
  */
+// The SDK's transport types, through its public export (twilio.RequestClient).
+type RequestClientOptions = NonNullable<ConstructorParameters<typeof twilio.RequestClient>[0]>;
+type RequestOptions = Parameters<twilio.RequestClient['request']>[0];
+type Response<TData> = Omit<Awaited<ReturnType<twilio.RequestClient['request']>>, 'body'> & { body: TData };
+
 class TwilioTransport extends twilio.RequestClient {
-  private readonly agents = new KeepAliveAgents({ caBundlePath: process.env.TWILIO_CA_BUNDLE });
-  /** Read once, as the SDK's own RequestClient reads it (when it is built). */
-  private readonly viaProxy = !!process.env.HTTP_PROXY;
+  private readonly agents: KeepAliveAgents;
+  private readonly viaProxy: boolean;
 
   constructor(
-    options: RequestClient.RequestClientOptions,
+    options: RequestClientOptions,
     private readonly apiBase: URL | undefined,
+    network: { caBundlePath?: string; httpProxy?: string },
   ) {
     super(options);
+    this.agents = new KeepAliveAgents({ caBundlePath: network.caBundlePath });
+    this.viaProxy = !!network.httpProxy;
   }
 
-  override async request<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
+  override async request<TData>(opts: RequestOptions): Promise<Response<TData>> {
     const uri = this.apiBase ? rebase(opts.uri, this.apiBase) : opts.uri;
     try {
-      const response = this.viaProxy ? await super.request<TData>({ ...opts, uri }) : await this.send<TData>({ ...opts, uri });
+      const response = this.viaProxy ? ((await super.request({ ...opts, uri })) as Response<TData>) : await this.send<TData>({ ...opts, uri });
       if (response.statusCode >= 400) {
         throw new TwilioApiError(response.statusCode, twilioErrorCode(response.body), parseRetryAfterMs(response.headers?.['retry-after']));
       }
@@ -102,7 +111,7 @@ class TwilioTransport extends twilio.RequestClient {
   }
 
   /** What RequestClient.request does, over keep-alive-http instead of axios. */
-  private async send<TData>(opts: RequestClient.RequestOptions<TData>): Promise<Response<TData>> {
+  private async send<TData>(opts: RequestOptions): Promise<Response<TData>> {
     const headers: Record<string, string> = { ...(opts.headers as Record<string, string> | undefined) };
     if (!headers.Connection && !headers.connection) headers.Connection = 'keep-alive';
     if (opts.username && opts.password) headers.Authorization = `Basic ${Buffer.from(`${opts.username}:${opts.password}`).toString('base64')}`;
@@ -203,6 +212,7 @@ export class TwilioSmsAdapter implements SmsSender {
     const httpClient = new TwilioTransport(
       { timeout: timeoutMs, autoRetry: false, keepAlive: true },
       options.apiUrl ? new URL(options.apiUrl) : undefined,
+      { caBundlePath: options.caBundlePath, httpProxy: options.httpProxy },
     );
     this.client = twilio(options.accountSid, options.authToken, { httpClient });
     this.fromNumber = options.fromNumber;

@@ -1,7 +1,7 @@
 /** Protects the internal admin API with a bearer token, compared in constant time. */
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes, secretDigest, secretEquals } from '@lib/domain';
 import { APP_CONFIG } from '../infrastructure/tokens';
 
@@ -9,7 +9,7 @@ import { APP_CONFIG } from '../infrastructure/tokens';
 export class AdminAuthGuard implements CanActivate {
   private readonly expected: Buffer;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: ApiConfig) {
     this.expected = secretDigest(config.adminToken);
   }
 

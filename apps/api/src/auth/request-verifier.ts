@@ -8,12 +8,12 @@
  */
 import { Injectable, Inject } from '@nestjs/common';
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { ReplayGuard } from '@lib/store';
 import { UnsupportedKeyError, algorithmForKey, payloadMd5, type RequestSigningAlg } from '@lib/request-signing';
 import { APP_CONFIG } from '../infrastructure/tokens';
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 
 interface RegisteredKey {
   key: KeyObject;
@@ -51,8 +51,8 @@ export interface SignedRequest {
 /** UTC ISO-8601 date-time, e.g. `2024-12-22T20:30:23.459Z` (an explicit offset is accepted too). */
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
-/** A JWS in compact serialization: three base64url segments, no padding, nothing else. */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/** A JWS in compact serialization: three base64url segments (the signature empty for `alg: none`), no padding, nothing else. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
 const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
 
@@ -63,7 +63,7 @@ const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthent
  * accepted it keeps accepting d longer, hence the margin (which must exceed
  * the clock difference between instances).
  */
-export function replayMemoryMs(config: Pick<AppConfig, 'authMaxClockSkewSeconds' | 'authClockSkewMarginSeconds'>): number {
+export function replayMemoryMs(config: Pick<ApiConfig, 'authMaxClockSkewSeconds' | 'authClockSkewMarginSeconds'>): number {
   return (2 * config.authMaxClockSkewSeconds + config.authClockSkewMarginSeconds) * 1000;
 }
 
@@ -73,7 +73,7 @@ export class RequestVerifier {
   private readonly keys = new Map<string, RegisteredKey>();
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly replays: ReplayGuard,
   ) {}
 
@@ -85,6 +85,16 @@ export class RequestVerifier {
     // decoding is lenient (it skips whitespace, for one), and a token that
     // reads the same in more than one spelling would be a replay in disguise.
     if (!COMPACT_JWS.test(jwt)) throw unauthenticated('invalid signature');
+    // A token for another algorithm than the key's (`none`, HS256 with the
+    // public key as secret, another curve) is told apart from a bad signature.
+    let alg: unknown;
+    try {
+      alg = decodeProtectedHeader(jwt).alg;
+    } catch {
+      throw unauthenticated('invalid signature');
+    }
+    if (typeof alg !== 'string' || alg === '') throw unauthenticated('invalid signature');
+    if (alg !== registered.alg) throw unauthenticated('algorithm not allowed');
     // jose verifies the compact JWS: its shape, the algorithm (the key's,
     // never the header's), the signature, and exp/nbf when present.
     let claims: Record<string, unknown>;

@@ -6,7 +6,7 @@
  * browser caches Basic credentials and attaches them by itself, even to
  * requests another site's page makes, but never a bearer token.
  */
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { secretDigest, secretEquals } from '@lib/domain';
 
 export type BoardAccess = 'full' | 'read-only';
@@ -29,7 +29,7 @@ export class BoardCredentials {
   private readonly full?: DigestedUser;
   private readonly readOnly?: DigestedUser;
 
-  constructor(config: Pick<AppConfig, 'adminToken' | 'board'>) {
+  constructor(config: Pick<ApiConfig, 'adminToken' | 'board'>) {
     this.adminToken = secretDigest(config.adminToken);
     this.full = digested(config.board.full);
     this.readOnly = digested(config.board.readOnly);

@@ -6,7 +6,7 @@
 import { Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DispatchQueue } from '../infrastructure/dispatch-queue';
 import { APP_CONFIG } from '../infrastructure/tokens';
 import { BoardCredentials } from './board-credentials';
@@ -17,7 +17,7 @@ export class BoardModule implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     private readonly queue: DispatchQueue,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   onModuleInit(): void {

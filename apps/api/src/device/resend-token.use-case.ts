@@ -4,7 +4,7 @@
  * worker generates and sends the token; the previous one stops working then.
  */
 import { Inject, Injectable } from '@nestjs/common';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DeviceStatus, DomainError, ErrorCodes, type ContactType } from '@lib/domain';
 import { DeviceRepository, DirectoryRepository } from '@lib/store';
 import { APP_CONFIG } from '../infrastructure/tokens';
@@ -24,7 +24,7 @@ export interface ResendTokenCommand {
 @Injectable()
 export class ResendTokenUseCase {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly directory: DirectoryRepository,
     private readonly devices: DeviceRepository,
     private readonly sender: TokenSender,

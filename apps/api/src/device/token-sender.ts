@@ -6,7 +6,7 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import {
   DomainError,
   ErrorCodes,
@@ -38,7 +38,7 @@ export class TokenSender {
   private readonly logger = new Logger('TokenSender');
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly devices: DeviceRepository,
     private readonly queue: DispatchQueue,
     private readonly crypto: TokenCrypto,

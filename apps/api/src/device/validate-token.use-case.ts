@@ -10,7 +10,7 @@
  * the store only) and compared in constant time.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DeviceStatus, DomainError, ErrorCodes, GUESS_LIMIT_WINDOW_MS, TokenCrypto } from '@lib/domain';
 import { DeviceRepository, type AttemptLimits } from '@lib/store';
 import { APP_CONFIG } from '../infrastructure/tokens';
@@ -31,7 +31,7 @@ export class ValidateTokenUseCase {
   private readonly limits: AttemptLimits;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly accounts: AccountAccess,
     private readonly devices: DeviceRepository,
     private readonly crypto: TokenCrypto,

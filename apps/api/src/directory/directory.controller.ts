@@ -3,7 +3,7 @@
  * Used by ops tooling, the CLI and acceptance tests. Bearer admin token.
  */
 import { Body, Controller, HttpCode, Inject, Param, Put, UseGuards } from '@nestjs/common';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes, smsDestinationAllowed } from '@lib/domain';
 import { ClientCache, DirectoryRepository } from '@lib/store';
 import { APP_CONFIG } from '../infrastructure/tokens';
@@ -19,7 +19,7 @@ export class DirectoryController {
   constructor(
     private readonly directory: DirectoryRepository,
     private readonly clients: ClientCache,
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(APP_CONFIG) config: ApiConfig,
   ) {
     this.smsCountryCodes = config.smsAllowedCountryCodes;
   }

@@ -6,12 +6,12 @@
  */
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { buildOpenApiDocument } from './openapi-document';
 
 export const DOCS_PATH = 'docs';
 
-export function setupApiDocs(app: NestFastifyApplication, config: AppConfig): void {
+export function setupApiDocs(app: NestFastifyApplication, config: ApiConfig): void {
   if (!config.docsEnabled) return;
   SwaggerModule.setup(DOCS_PATH, app, buildOpenApiDocument(), {
     jsonDocumentUrl: `${DOCS_PATH}/openapi.json`,

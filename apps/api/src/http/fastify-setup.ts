@@ -6,7 +6,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { toErrorResponse } from './envelope';
 
@@ -28,7 +28,7 @@ export function requestIdFor(req: { headers: Record<string, string | string[] | 
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-export function fastifyOptions(config: AppConfig) {
+export function fastifyOptions(config: ApiConfig) {
   const timeoutMs = config.http.requestTimeoutMs;
   return {
     bodyLimit: config.http.bodyLimitBytes,
@@ -60,7 +60,7 @@ function frameworkErrors(err: Error, _req: unknown, reply: any): void {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export function registerJsonBodyParser(fastify: FastifyInstance, config: AppConfig): void {
+export function registerJsonBodyParser(fastify: FastifyInstance, config: ApiConfig): void {
   fastify.removeAllContentTypeParsers();
   const defaultJson = fastify.getDefaultJsonParser('error', 'error');
   fastify.addContentTypeParser(

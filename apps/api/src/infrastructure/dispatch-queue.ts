@@ -9,7 +9,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DISPATCH_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
 import { InfrastructureError } from '@lib/domain';
 import { APP_CONFIG } from './tokens';
@@ -18,7 +18,7 @@ import { APP_CONFIG } from './tokens';
 export class DispatchQueue implements OnModuleInit {
   constructor(
     @InjectQueue(DISPATCH_QUEUE) readonly queue: Queue<SendTokenPayload>,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   onModuleInit(): void {

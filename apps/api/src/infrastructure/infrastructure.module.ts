@@ -10,7 +10,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
 import { TokenCrypto } from '@lib/domain';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
 import { ClientCache, DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
 import { DispatchQueue } from './dispatch-queue';
@@ -26,7 +26,7 @@ class ConnectionsModule implements OnApplicationShutdown {
     @Inject(SUBSCRIBER_REDIS) private readonly subscriberRedis: Redis,
   ) {}
 
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: ApiConfig): DynamicModule {
     const providers = [
       { provide: APP_CONFIG, useValue: config },
       { provide: REDIS, useFactory: () => createRedis('command', config.redis, 'device-2fa-api') },
@@ -54,7 +54,7 @@ export class InfrastructureModule implements OnModuleInit {
     this.clients.start();
   }
 
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: ApiConfig): DynamicModule {
     return {
       module: InfrastructureModule,
       imports: [

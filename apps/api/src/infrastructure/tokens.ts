@@ -1,5 +1,5 @@
 /** Injection tokens for things that are not classes of our own. */
-export const APP_CONFIG = Symbol('AppConfig');
+export const APP_CONFIG = Symbol('ApiConfig');
 export const REDIS = Symbol('Redis');
 /** The BullMQ Queue's own Redis connection (dashboard, health check, depth gauge; send jobs are added by the store's script). */
 export const QUEUE_REDIS = Symbol('QueueRedis');

@@ -6,7 +6,7 @@
  */
 import { Controller, Get, Inject, UseFilters } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { HealthCheckFilter, probe } from '@lib/observability';
 import type { RedisClient as Redis } from '@lib/store';
 import { DispatchQueue } from '../infrastructure/dispatch-queue';
@@ -20,7 +20,7 @@ export class ApiHealthController {
     private readonly indicators: HealthIndicatorService,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly queue: DispatchQueue,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_CONFIG) private readonly config: ApiConfig,
   ) {}
 
   @Get('live')

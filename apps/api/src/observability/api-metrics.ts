@@ -6,7 +6,7 @@
  */
 import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/observability';
 import type { DispatchRequestResult } from '@lib/store';
@@ -31,7 +31,7 @@ export class ApiMetrics {
   private readonly validationFailures: Counter<'outcome'>;
   private readonly guessLimitRejections: Counter<'limit'>;
 
-  constructor(registry: MetricsRegistry, queue: DispatchQueue, @Inject(APP_CONFIG) config: AppConfig) {
+  constructor(registry: MetricsRegistry, queue: DispatchQueue, @Inject(APP_CONFIG) config: ApiConfig) {
     const registers = [registry];
     this.httpRequests = new Counter({
       name: `${METRIC_PREFIX}http_requests_total`,

@@ -4,7 +4,7 @@
  * the queued job all carry the same `requestId`.
  */
 import { Module, type DynamicModule } from '@nestjs/common';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { ObservabilityModule } from '@lib/observability';
 import { ApiHealthController } from './api-health.controller';
 import { ApiMetrics } from './api-metrics';
@@ -13,7 +13,7 @@ import { ValidationMetricsInterceptor } from './validation-metrics.interceptor';
 
 @Module({})
 export class ApiObservabilityModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  static forRoot(config: ApiConfig): DynamicModule {
     return {
       module: ApiObservabilityModule,
       imports: [

@@ -9,7 +9,7 @@
  */
 import { RouteConfig } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 
 export const AcceptsFormBody = () => RouteConfig({ formBody: true });
@@ -34,7 +34,7 @@ export function parseFormFields(text: string): FormFields {
   return fields;
 }
 
-export function registerFormBodyParser(fastify: FastifyInstance, config: AppConfig): void {
+export function registerFormBodyParser(fastify: FastifyInstance, config: ApiConfig): void {
   fastify.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'buffer', bodyLimit: config.http.bodyLimitBytes },

@@ -11,7 +11,7 @@ import type { FastifyRequest } from 'fastify';
 // The SDK's own `twilio.validateRequest`, from its module: loading the whole
 // SDK (its REST client) would add a quarter of a second to the api's start.
 import { validateRequest } from 'twilio/lib/webhooks/webhooks';
-import type { AppConfig } from '@lib/config';
+import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { APP_CONFIG } from '../infrastructure/tokens';
 
@@ -21,9 +21,9 @@ export class TwilioSignatureGuard implements CanActivate {
   private readonly authToken?: string;
   private readonly url?: string;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.authToken = config.sms.kind === 'twilio' ? config.sms.authToken : undefined;
-    this.url = config.twilioStatusCallbackUrl;
+  constructor(@Inject(APP_CONFIG) config: ApiConfig) {
+    this.authToken = config.receipts?.authToken;
+    this.url = config.receipts?.callbackUrl;
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -34,7 +34,7 @@ export class TwilioSignatureGuard implements CanActivate {
 
     if (!this.authToken || !this.url) {
       // Without both there is nothing to check the signature against.
-      this.logger.warn({ requestId: req.id }, `request ${req.id}: delivery receipt refused: set TWILIO_STATUS_CALLBACK_URL and the Twilio credentials to accept receipts`);
+      this.logger.warn({ requestId: req.id }, `request ${req.id}: delivery receipt refused: set TWILIO_STATUS_CALLBACK_URL and TWILIO_AUTH_TOKEN to accept receipts`);
       throw new DomainError(ErrorCodes.webhookSignatureInvalid);
     }
     const params = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
