@@ -2,11 +2,12 @@
 #
 # One image for both deployables: the api (default CMD) and the dispatch
 # worker (`command: ["node", "dist/apps/worker/main.js"]` in compose).
-# Node >= 20.19 is required: jose 6 is ESM-only and is loaded with require().
+# Node 24 LTS, the supported runtime (NestJS 12, @nestjs/bullmq and jose are
+# ES modules, loaded with require()).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-# ---- build: full dependencies, compile api, worker and cli with webpack ----
+# ---- build: full dependencies, compile api, worker and cli (Nest CLI, rspack) ----
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
