@@ -180,7 +180,7 @@ export async function startRedis(): Promise<RedisServer> {
       await probe.ping();
       break;
     } catch (err) {
-      if (Date.now() > deadline || !proc.running) throw new Error(`redis-server did not start: ${String(err)}\n${proc.tail()}`);
+      if (Date.now() > deadline || !proc.running) throw new Error(`redis-server did not start: ${String(err)}\n${proc.tail()}`, { cause: err });
       probe.disconnect();
       await sleep(100);
     }

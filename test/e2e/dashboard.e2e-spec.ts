@@ -94,7 +94,7 @@ describe('queue dashboard (Bull Board)', () => {
       },
     });
     const u = new URL(TEST_REDIS_URL);
-    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: `${stack.prefix}:bull` };
+    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: stack.keys.queuePrefix };
     queue = new Queue(QUEUE, opts);
     events = new QueueEvents(QUEUE, opts);
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);

@@ -31,7 +31,7 @@ class QueueProbe {
   readonly events: QueueEvents;
 
   constructor(stack: Stack) {
-    const opts = { connection: redisConnection(TEST_REDIS_URL), prefix: `${stack.prefix}:bull` };
+    const opts = { connection: redisConnection(TEST_REDIS_URL), prefix: stack.keys.queuePrefix };
     this.queue = new Queue(QUEUE, opts);
     this.events = new QueueEvents(QUEUE, opts);
     // Each waitUntilFinished listens on both; many jobs are awaited at once.

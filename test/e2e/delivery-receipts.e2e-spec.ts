@@ -9,7 +9,7 @@
  * that URL, so the receipts are signed over it and posted to the api's socket.
  */
 import { randomBytes } from 'node:crypto';
-import { getExpectedTwilioSignature } from 'twilio/lib/webhooks/webhooks';
+import { twilioSignature } from '../support/twilio-signature';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN } from '../fakes';
 import { http } from '../support/api-client';
 import { expectError, pendingDevice as settledDevice, unchanged, type PendingDevice } from '../support/e2e-checks';
@@ -48,7 +48,7 @@ describe('Twilio delivery receipts', () => {
     ...extra,
   });
 
-  const sign = (fields: Fields, url = CALLBACK_URL, authToken = FAKE_TWILIO_AUTH_TOKEN) => getExpectedTwilioSignature(authToken, url, fields);
+  const sign = (fields: Fields, url = CALLBACK_URL, authToken = FAKE_TWILIO_AUTH_TOKEN) => twilioSignature(authToken, url, fields);
 
   const post = (fields: Fields, signature: string | undefined, contentType = 'application/x-www-form-urlencoded') =>
     http(stack.apiUrl + PATH, {

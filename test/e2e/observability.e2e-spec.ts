@@ -16,7 +16,7 @@ import { FAKE_TWILIO_AUTH_TOKEN, twilioError, type RecordedRequest } from '../fa
 import { http, type DeviceApiClient, type HttpResult } from '../support/api-client';
 import { DedicatedRedis } from '../support/dedicated-redis';
 import { dispatchDone } from '../support/e2e-checks';
-import { parseLogLine, parseLogLines, type LogLine } from '../support/logs';
+import { parseLogLine, parseLogLines } from '../support/logs';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn, type Approver } from '../support/stack';
 
 const AWS_SECRET = 'e2e-observability-aws-secret-Qw3Er4Ty5Ui6';

@@ -224,7 +224,7 @@ describe('Redis outage', () => {
     stack.twilio.delay(0);
     await redis.start();
 
-    const opts = { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: `${stack.prefix}:bull` };
+    const opts = { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: stack.keys.queuePrefix };
     const queue = new Queue('token-dispatch', opts);
     const events = new QueueEvents('token-dispatch', opts);
     try {

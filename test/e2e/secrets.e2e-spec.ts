@@ -11,11 +11,10 @@
  * where the operator registered them and where the worker reads them from.
  * Job payloads hold identifiers, the channel and the request id only.
  */
-import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { sesError, twilioError, FAKE_TWILIO_AUTH_TOKEN, type RecordedRequest } from '../fakes';
 import { TEST_REDIS_URL, dumpValues } from '../support/redis';
-import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn, type Approver } from '../support/stack';
+import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn } from '../support/stack';
 
 const AWS_SECRET = 'e2e-aws-secret-access-key-Zx9Qw8Er7Ty6Ui5Op4';
 const QUEUE = 'token-dispatch';
@@ -61,7 +60,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
       env: { AWS_SECRET_ACCESS_KEY: AWS_SECRET, RESEND_COALESCE_SECONDS: '0', DISPATCH_ATTEMPTS: '3' },
     });
     const u = new URL(TEST_REDIS_URL);
-    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: `${stack.prefix}:bull` };
+    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: stack.keys.queuePrefix };
     queue = new Queue(QUEUE, opts);
     events = new QueueEvents(QUEUE, opts);
     await events.waitUntilReady();
@@ -154,7 +153,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
     for (const id of dispatchIds) expect(all).toContain(id);
     expect(all).toContain('twilio_21211');
     expect(all).toContain('ses_MessageRejected');
-    expect([...dump.keys()].filter((k) => k.startsWith(`${stack.prefix}:bull:${QUEUE}:`)).length).toBeGreaterThan(dispatchIds.size);
+    expect([...dump.keys()].filter((k) => k.startsWith(`${stack.keys.queuePrefix}:${QUEUE}:`)).length).toBeGreaterThan(dispatchIds.size);
   });
 
   it('no key name or value in Redis holds a code that was sent', () => {
@@ -178,8 +177,8 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
   });
 
   it('every job payload names its dispatch and the request, nothing else (no code nonce, account, device or channel)', async () => {
-    const jobKeys = [...dump.keys()].filter((k) => new RegExp(`^${stack.prefix}:bull:${QUEUE}:[0-9a-f-]{36}$`).test(k));
-    expect(jobKeys.sort()).toEqual([...dispatchIds].map((id) => `${stack.prefix}:bull:${QUEUE}:${id}`).sort());
+    const jobKeys = [...dump.keys()].filter((k) => new RegExp(`^${stack.keys.queuePrefix}:${QUEUE}:[0-9a-f-]{36}$`).test(k));
+    expect(jobKeys.sort()).toEqual([...dispatchIds].map((id) => `${stack.keys.queuePrefix}:${QUEUE}:${id}`).sort());
     for (const key of jobKeys) {
       const data = JSON.parse((await stack.redis.hget(key, 'data'))!);
       expect(Object.keys(data).sort()).toEqual(['dispatchId', 'requestId']);

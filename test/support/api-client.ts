@@ -12,7 +12,7 @@ export interface HttpResult<T = any> {
 export async function http<T = any>(url: string, init: RequestInit): Promise<HttpResult<T>> {
   const res = await fetch(url, init);
   const text = await res.text();
-  let body: any = undefined;
+  let body: any;
   try {
     body = text ? JSON.parse(text) : undefined;
   } catch {

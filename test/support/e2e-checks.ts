@@ -143,8 +143,9 @@ export async function dispatchCount(stack: Stack): Promise<number> {
 
 /** Number of BullMQ send-token jobs ever added (their hashes are kept after completion). */
 export async function jobCount(stack: Stack): Promise<number> {
-  const keys = await scanKeys(stack.redis, `${stack.prefix}:bull:token-dispatch`);
-  return keys.filter((k) => UUID_TAIL.test(k) && k.slice(0, -37).endsWith(':bull:token-dispatch')).length;
+  const queue = `${stack.keys.queuePrefix}:token-dispatch`;
+  const keys = await scanKeys(stack.redis, queue);
+  return keys.filter((k) => UUID_TAIL.test(k) && k.slice(0, -37) === queue).length;
 }
 
 /**
@@ -157,7 +158,7 @@ export async function stateSnapshot(stack: Stack): Promise<{ values: Record<stri
   const all = await dumpValues(stack.redis, stack.prefix);
   const values: Record<string, string> = {};
   for (const [key, value] of [...all.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    if (key.includes(':replay:') || key.includes(':bull:')) continue;
+    if (key.startsWith(stack.keys.replay('')) || key.startsWith(`${stack.keys.queuePrefix}:`)) continue;
     values[key] = value;
   }
   return { values, jobs: await jobCount(stack) };

@@ -4,6 +4,7 @@
  * them, retry failed ones and wait for them to finish (events, not sleeps).
  */
 import { Queue, QueueEvents, type Job } from 'bullmq';
+import { RedisKeys } from '@lib/store';
 
 export const DISPATCH_QUEUE_NAME = 'token-dispatch';
 
@@ -13,7 +14,7 @@ export class QueueProbe {
 
   constructor(redisUrl: string, prefix: string) {
     const u = new URL(redisUrl);
-    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: `${prefix}:bull` };
+    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: new RedisKeys(prefix).queuePrefix };
     this.queue = new Queue(DISPATCH_QUEUE_NAME, opts);
     this.events = new QueueEvents(DISPATCH_QUEUE_NAME, opts);
     // Many jobs are awaited at once, each listening on both.

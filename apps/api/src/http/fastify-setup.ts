@@ -4,7 +4,7 @@
  * (Twilio's delivery receipts, receipts/form-body.ts). The raw bytes are kept
  * for the signature's `payload_md5`; invalid UTF-8 is a schema error, not a 500.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
@@ -51,9 +51,8 @@ export function fastifyOptions(config: ApiConfig) {
  * A malformed URL (bad percent-encoding) or an over-long path parameter is
  * answered by Fastify before any route, outside Nest's filter, with a body of
  * its own that echoes the path: answer in the contract's envelope instead.
- * (The reply is typed loosely: Nest's adapter has its own copy of Fastify's types.)
  */
-function frameworkErrors(err: Error, _req: unknown, reply: any): void {
+function frameworkErrors(err: Error, _req: FastifyRequest, reply: FastifyReply): void {
   const response = toErrorResponse(err, false);
   void reply.status(response.status).type('application/json; charset=utf-8').send(response.body);
 }

@@ -10,7 +10,7 @@ import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } f
 import type { FastifyRequest } from 'fastify';
 // The SDK's own `twilio.validateRequest`, from its module: loading the whole
 // SDK (its REST client) would add a quarter of a second to the api's start.
-import { validateRequest } from 'twilio/lib/webhooks/webhooks';
+import twilio from 'twilio';
 import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { APP_CONFIG } from '../infrastructure/tokens';
@@ -38,7 +38,7 @@ export class TwilioSignatureGuard implements CanActivate {
       throw new DomainError(ErrorCodes.webhookSignatureInvalid);
     }
     const params = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
-    if (!validateRequest(this.authToken, signature, this.url, params)) {
+    if (!twilio.validateRequest(this.authToken, signature, this.url, params)) {
       this.logger.warn({ requestId: req.id }, `request ${req.id}: delivery receipt refused: the signature does not match (is TWILIO_STATUS_CALLBACK_URL the URL Twilio calls?)`);
       throw new DomainError(ErrorCodes.webhookSignatureInvalid);
     }
