@@ -75,8 +75,8 @@ const opt = {
   dist: flags.dist!,
   nodeArgs: flags['node-args']!.split(' ').filter(Boolean),
   env: Object.fromEntries(
-    flags.env!
-      .split(',')
+    flags
+      .env!.split(',')
       .filter(Boolean)
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   ) as Record<string, string>,
@@ -283,16 +283,28 @@ async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], de
     cpu.push(cpuUs);
     queuedShare.push(queued / Math.max(1, result.ok));
     estimate = result.rps;
-    log(`  round ${r + 1}: api ${result.rps.toFixed(0)} req/s (p50 ${result.p50} ms, p99 ${result.p99} ms), ceiling ${(perThread * CORES).toFixed(0)} verify/s; ${cpuText(cpuUs)}`);
+    log(
+      `  round ${r + 1}: api ${result.rps.toFixed(0)} req/s (p50 ${result.p50} ms, p99 ${result.p99} ms), ceiling ${(perThread * CORES).toFixed(0)} verify/s; ${cpuText(cpuUs)}`,
+    );
   }
   addRatioRow(
-    { case: '1a', subject: 'api resend, ES512', metric: 'req/s', rounds: api.map((a) => a.rps), reference: `ES512 verify loop × ${CORES} cores`, referenceRounds: ceiling, target: '≥ 0.8 × ceiling' },
+    {
+      case: '1a',
+      subject: 'api resend, ES512',
+      metric: 'req/s',
+      rounds: api.map((a) => a.rps),
+      reference: `ES512 verify loop × ${CORES} cores`,
+      referenceRounds: ceiling,
+      target: '≥ 0.8 × ceiling',
+    },
     0.8,
   );
   rows.push({ case: '1a', subject: 'api resend, ES512', metric: 'p50 ms', value: median(api.map((a) => a.p50)), rounds: api.map((a) => a.p50) });
   rows.push({ case: '1a', subject: 'api resend, ES512', metric: 'p99 ms', value: median(api.map((a) => a.p99)), rounds: api.map((a) => a.p99) });
   notes.push(`1a: ${(median(queuedShare) * 100).toFixed(1)}% of the 202s queued a new job (the rest were coalesced)`);
-  notes.push(`1a: median ${cpuText({ api: median(cpu.map((c) => c.api)), redis: median(cpu.map((c) => c.redis)), loadgen: median(cpu.map((c) => c.loadgen)) })}`);
+  notes.push(
+    `1a: median ${cpuText({ api: median(cpu.map((c) => c.api)), redis: median(cpu.map((c) => c.redis)), loadgen: median(cpu.map((c) => c.loadgen)) })}`,
+  );
 }
 
 /**
@@ -304,7 +316,11 @@ async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], qu
   log('case 1b: ES256 resend vs Fastify+queue.add floor vs NestJS-on-Express (bare 202, and with queue.add)');
   const floor = await startReference('fastify-floor', 'fastify-queue.ts', { REDIS_URL: stack.redis.url, QUEUE_PREFIX: 'bench-floor:bull' });
   const express = await startReference('nest-express', 'nest-express.ts', {});
-  const expressQ = await startReference('nest-express-queue', 'nest-express.ts', { REDIS_URL: stack.redis.url, QUEUE_PREFIX: 'bench-express:bull', QUEUE_ADD: '1' });
+  const expressQ = await startReference('nest-express-queue', 'nest-express.ts', {
+    REDIS_URL: stack.redis.url,
+    QUEUE_PREFIX: 'bench-express:bull',
+    QUEUE_ADD: '1',
+  });
   const refQueues = ['bench-floor:bull', 'bench-express:bull'].map((prefix) => {
     const q = new Queue('token-dispatch', { connection: stack.admin, prefix });
     q.on('error', () => undefined);
@@ -357,15 +373,77 @@ async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], qu
   const p50 = (t: Target) => results[t].map((x) => x.p50);
   const p99 = (t: Target) => results[t].map((x) => x.p99);
   const api = 'api resend, ES256';
-  addRatioRow({ case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'Fastify + queue.add', referenceRounds: rps('floor'), target: '≥ 0.8 × floor' }, 0.8);
-  addRatioRow({ case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'NestJS-on-Express 202', referenceRounds: rps('express'), target: '≥ 2 × Nest/Express' }, 2);
-  addRatioRow({ case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'NestJS-on-Express + queue.add', referenceRounds: rps('expressQ'), target: '(≥ 2 ×, like for like)' }, 2);
-  addRatioRow({ case: '1b', subject: api, metric: 'p99 ms', rounds: p99('api'), reference: 'Fastify + queue.add', referenceRounds: p99('floor'), target: '≤ 1.5 × floor p99' }, 1.5, false);
-  rows.push({ case: '1b', subject: api, metric: 'p50 ms', value: median(p50('api')), reference: 'Fastify + queue.add', referenceValue: median(p50('floor')), rounds: p50('api'), referenceRounds: p50('floor') });
-  rows.push({ case: '1b', subject: 'NestJS-on-Express 202', metric: 'p50 / p99 ms', value: median(p50('express')), referenceValue: median(p99('express')), rounds: p50('express') });
-  rows.push({ case: '1b', subject: 'NestJS-on-Express + queue.add', metric: 'p50 / p99 ms', value: median(p50('expressQ')), referenceValue: median(p99('expressQ')), rounds: p50('expressQ') });
+  addRatioRow(
+    { case: '1b', subject: api, metric: 'req/s', rounds: rps('api'), reference: 'Fastify + queue.add', referenceRounds: rps('floor'), target: '≥ 0.8 × floor' },
+    0.8,
+  );
+  addRatioRow(
+    {
+      case: '1b',
+      subject: api,
+      metric: 'req/s',
+      rounds: rps('api'),
+      reference: 'NestJS-on-Express 202',
+      referenceRounds: rps('express'),
+      target: '≥ 2 × Nest/Express',
+    },
+    2,
+  );
+  addRatioRow(
+    {
+      case: '1b',
+      subject: api,
+      metric: 'req/s',
+      rounds: rps('api'),
+      reference: 'NestJS-on-Express + queue.add',
+      referenceRounds: rps('expressQ'),
+      target: '(≥ 2 ×, like for like)',
+    },
+    2,
+  );
+  addRatioRow(
+    {
+      case: '1b',
+      subject: api,
+      metric: 'p99 ms',
+      rounds: p99('api'),
+      reference: 'Fastify + queue.add',
+      referenceRounds: p99('floor'),
+      target: '≤ 1.5 × floor p99',
+    },
+    1.5,
+    false,
+  );
+  rows.push({
+    case: '1b',
+    subject: api,
+    metric: 'p50 ms',
+    value: median(p50('api')),
+    reference: 'Fastify + queue.add',
+    referenceValue: median(p50('floor')),
+    rounds: p50('api'),
+    referenceRounds: p50('floor'),
+  });
+  rows.push({
+    case: '1b',
+    subject: 'NestJS-on-Express 202',
+    metric: 'p50 / p99 ms',
+    value: median(p50('express')),
+    referenceValue: median(p99('express')),
+    rounds: p50('express'),
+  });
+  rows.push({
+    case: '1b',
+    subject: 'NestJS-on-Express + queue.add',
+    metric: 'p50 / p99 ms',
+    value: median(p50('expressQ')),
+    referenceValue: median(p99('expressQ')),
+    rounds: p50('expressQ'),
+  });
   notes.push(`1b: ${(median(queuedShare) * 100).toFixed(1)}% of the api's 202s queued a new job (the rest were coalesced)`);
-  notes.push(`1b: median ${cpuText({ api: median(cpu.map((c) => c.api)), redis: median(cpu.map((c) => c.redis)), loadgen: median(cpu.map((c) => c.loadgen)) })}`);
+  notes.push(
+    `1b: median ${cpuText({ api: median(cpu.map((c) => c.api)), redis: median(cpu.map((c) => c.redis)), loadgen: median(cpu.map((c) => c.loadgen)) })}`,
+  );
   bestApiRps.value = median(rps('api'));
 }
 
@@ -442,7 +520,9 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
           const runRaw = async () => {
             await rawQueue.pause();
             for (let i = 0; i < count; i += 1000) {
-              await rawQueue.addBulk(devices.slice(i, i + 1000).map((d) => ({ name: 'send', data: { to: d.approver.phone_number }, opts: { removeOnComplete: true } })));
+              await rawQueue.addBulk(
+                devices.slice(i, i + 1000).map((d) => ({ name: 'send', data: { to: d.approver.phone_number }, opts: { removeOnComplete: true } })),
+              );
             }
             await stack.fakes.collect();
             const cpu0 = [raw.proc.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
@@ -482,7 +562,15 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
       }
       workerRps.set(c, median(ours));
       addRatioRow(
-        { case: '2', subject: `worker, concurrency ${c}`, metric: 'jobs/s', rounds: ours, reference: `raw BullMQ worker, concurrency ${c}`, referenceRounds: theirs, target: '≥ 0.9 × raw' },
+        {
+          case: '2',
+          subject: `worker, concurrency ${c}`,
+          metric: 'jobs/s',
+          rounds: ours,
+          reference: `raw BullMQ worker, concurrency ${c}`,
+          referenceRounds: theirs,
+          target: '≥ 0.9 × raw',
+        },
         0.9,
       );
     }
@@ -523,13 +611,23 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
       p50s.push(percentile(latencies, 50));
       p99s.push(percentile(latencies, 99));
       sendP99s.push(percentile(sendLatencies, 99));
-      log(`  round ${r}: 202 → provider p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (request → provider p99 ${percentile(sendLatencies, 99)} ms)`);
+      log(
+        `  round ${r}: 202 → provider p50 ${percentile(latencies, 50)} ms, p99 ${percentile(latencies, 99)} ms (request → provider p99 ${percentile(sendLatencies, 99)} ms)`,
+      );
     }
   } finally {
     await worker.stop();
   }
   rows.push({ case: '3', subject: `202 → provider, ${rate} req/s, worker c=${opt.case3Concurrency}`, metric: 'p50 ms', value: median(p50s), rounds: p50s });
-  rows.push({ case: '3', subject: `202 → provider, ${rate} req/s, worker c=${opt.case3Concurrency}`, metric: 'p99 ms', value: median(p99s), rounds: p99s, target: '< 100 ms', met: median(p99s) < 100 });
+  rows.push({
+    case: '3',
+    subject: `202 → provider, ${rate} req/s, worker c=${opt.case3Concurrency}`,
+    metric: 'p99 ms',
+    value: median(p99s),
+    rounds: p99s,
+    target: '< 100 ms',
+    met: median(p99s) < 100,
+  });
   rows.push({ case: '3', subject: `request sent → provider, ${rate} req/s`, metric: 'p99 ms', value: median(sendP99s), rounds: sendP99s });
 }
 
@@ -564,7 +662,9 @@ function table(): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
-  log(`machine: ${CORES} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; process logs in ${LOG_DIR} (removed after a successful run)`);
+  log(
+    `machine: ${CORES} cores (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}; process logs in ${LOG_DIR} (removed after a successful run)`,
+  );
   log(`options: ${JSON.stringify({ ...opt, cases: [...opt.cases] })}`);
   const redis = await startRedis();
   const fakes = await FakeProviders.start(opt.latencyMs);
@@ -611,8 +711,18 @@ async function main(): Promise<void> {
     await stack.api?.stop();
     const apiPeak = stack.api?.peakRssMb();
     const workerPeak = stack.workers.length ? Math.max(...stack.workers.map((w) => w.peakRssMb())) : undefined;
-    if (apiPeak !== undefined) rows.push({ case: '4', subject: 'api', metric: 'peak RSS MB', value: apiPeak, rounds: [apiPeak], target: '< 200 MB', met: apiPeak < 200 });
-    if (workerPeak !== undefined) rows.push({ case: '4', subject: 'worker (max over runs)', metric: 'peak RSS MB', value: workerPeak, rounds: [workerPeak], target: '< 200 MB', met: workerPeak < 200 });
+    if (apiPeak !== undefined)
+      rows.push({ case: '4', subject: 'api', metric: 'peak RSS MB', value: apiPeak, rounds: [apiPeak], target: '< 200 MB', met: apiPeak < 200 });
+    if (workerPeak !== undefined)
+      rows.push({
+        case: '4',
+        subject: 'worker (max over runs)',
+        metric: 'peak RSS MB',
+        value: workerPeak,
+        rounds: [workerPeak],
+        target: '< 200 MB',
+        met: workerPeak < 200,
+      });
     await Promise.all(stack.workers.map((w) => w.stop()));
     await pool.close();
     admin.disconnect();

@@ -77,7 +77,17 @@ describe("npm start's development secrets", () => {
     expect(loadConfig(env, 'worker').generatedSecrets).toEqual(['TOKEN_HASH_SECRET']);
     let refused: ConfigError | undefined;
     try {
-      loadConfig({ ...env, NODE_ENV: 'production', TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't', TWILIO_FROM_NUMBER: '+15005550006', SES_FROM_ADDRESS: 'a@example.com' }, 'api');
+      loadConfig(
+        {
+          ...env,
+          NODE_ENV: 'production',
+          TWILIO_ACCOUNT_SID: 'AC1',
+          TWILIO_AUTH_TOKEN: 't',
+          TWILIO_FROM_NUMBER: '+15005550006',
+          SES_FROM_ADDRESS: 'a@example.com',
+        },
+        'api',
+      );
     } catch (err) {
       refused = err as ConfigError;
     }

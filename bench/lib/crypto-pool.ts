@@ -62,9 +62,7 @@ export class CryptoPool {
       claims: requestClaims({ method: r.method, uri: r.path, body: r.body, timestamp: new Date(uniqueMs(`${r.clientKey} ${r.path}`, now.getTime())) }),
     }));
     const per = Math.ceil(items.length / this.workers.length);
-    const chunks = await Promise.all(
-      this.workers.map((w, i) => this.call<string[]>(w, { kind: 'sign', items: items.slice(i * per, (i + 1) * per) })),
-    );
+    const chunks = await Promise.all(this.workers.map((w, i) => this.call<string[]>(w, { kind: 'sign', items: items.slice(i * per, (i + 1) * per) })));
     const jwts = chunks.flat();
     return requests.map((r, i) => ({
       method: r.method,

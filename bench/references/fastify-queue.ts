@@ -32,4 +32,11 @@ app.patch<{ Params: { account_key: string; device_key: string }; Body: { contact
 );
 
 app.listen({ port, host: '127.0.0.1' }).then(() => console.log(`listening on ${port}`));
-process.on('SIGTERM', () => void app.close().then(() => queue.close()).then(() => process.exit(0)));
+process.on(
+  'SIGTERM',
+  () =>
+    void app
+      .close()
+      .then(() => queue.close())
+      .then(() => process.exit(0)),
+);

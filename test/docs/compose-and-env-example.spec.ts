@@ -24,7 +24,12 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes ports on 127.0.0.1 only', () => {
-    const published = [...compose.matchAll(/^\s+ports:\n((?:\s+- .+\n)+)/gm)].flatMap((m) => m[1].trim().split('\n').map((l) => l.trim()));
+    const published = [...compose.matchAll(/^\s+ports:\n((?:\s+- .+\n)+)/gm)].flatMap((m) =>
+      m[1]
+        .trim()
+        .split('\n')
+        .map((l) => l.trim()),
+    );
     expect(published.length).toBeGreaterThan(0);
     for (const entry of published) expect(entry).toMatch(/^- "127\.0\.0\.1:\d+:\d+"$/);
   });

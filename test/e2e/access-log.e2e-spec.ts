@@ -62,13 +62,21 @@ describe('access log: allowed headers only', () => {
     await send('admin-api', {
       method: 'PUT',
       path: `/internal/clients/${randomUUID()}`,
-      headers: [['Authorization', `Bearer ${randomBytes(16).toString('hex')}`], ['Content-Type', 'application/json']],
+      headers: [
+        ['Authorization', `Bearer ${randomBytes(16).toString('hex')}`],
+        ['Content-Type', 'application/json'],
+      ],
       body: clientBody,
     });
     const basic = `Basic ${Buffer.from(`${BOARD_USER.username}:${BOARD_USER.password}`).toString('base64')}`;
     await send('dashboard', { method: 'GET', path: '/admin/queues/api/queues', headers: [['Authorization', basic]] });
     await send('unknown-path', { method: 'GET', path: '/no/such/route' });
-    await send('media-type', { method: 'POST', path: `/account/${randomUUID()}/device`, headers: [['Content-Type', 'text/plain']], body: Buffer.from('hello') });
+    await send('media-type', {
+      method: 'POST',
+      path: `/account/${randomUUID()}/device`,
+      headers: [['Content-Type', 'text/plain']],
+      body: Buffer.from('hello'),
+    });
 
     // Lines are written in order: once the last request's line is out, every earlier one is.
     const last = [...sent.keys()].pop()!;

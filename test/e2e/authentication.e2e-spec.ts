@@ -118,7 +118,9 @@ describe('authentication', () => {
       }
       // Inside the window either way (a read, which changes nothing when accepted).
       for (const offsetS of [-(SKEW_SECONDS - 20), SKEW_SECONDS - 20]) {
-        const res = await target.client.send('GET', `/account/${target.accountKey}/device/${target.deviceKey}`, undefined, { timestamp: new Date(now + offsetS * 1000) });
+        const res = await target.client.send('GET', `/account/${target.accountKey}/device/${target.deviceKey}`, undefined, {
+          timestamp: new Date(now + offsetS * 1000),
+        });
         expect(res.status).toBe(200);
       }
     });
@@ -133,7 +135,9 @@ describe('authentication', () => {
     await unchanged(stack, [target], async () => {
       expectError(await raw('PUT', validatePath(target), headers, body), 'GDF000014', { reason: 'signature already used' });
       // The same claims signed again (ECDSA signatures differ each time) are still the same request.
-      const resigned = await target.client.headersFor('PUT', validatePath(target), body, { timestamp: JSON.parse(Buffer.from(headers.AUTHORIZATION.split('.')[1], 'base64url').toString()).timestamp });
+      const resigned = await target.client.headersFor('PUT', validatePath(target), body, {
+        timestamp: JSON.parse(Buffer.from(headers.AUTHORIZATION.split('.')[1], 'base64url').toString()).timestamp,
+      });
       expect(resigned.AUTHORIZATION).not.toBe(headers.AUTHORIZATION);
       expectError(await raw('PUT', validatePath(target), resigned, body), 'GDF000014', { reason: 'signature already used' });
     });
@@ -153,8 +157,12 @@ describe('authentication', () => {
 
   it('the method swapped → 401 GDF000014', async () => {
     await unchanged(stack, [target], async () => {
-      expectError(await target.client.send('DELETE', disablePath(target), undefined, { signMethod: 'GET' }), 'GDF000014', { reason: 'method does not match the request' });
-      expectError(await target.client.send('PUT', validatePath(target), rightBody(target), { signMethod: 'POST' }), 'GDF000014', { reason: 'method does not match the request' });
+      expectError(await target.client.send('DELETE', disablePath(target), undefined, { signMethod: 'GET' }), 'GDF000014', {
+        reason: 'method does not match the request',
+      });
+      expectError(await target.client.send('PUT', validatePath(target), rightBody(target), { signMethod: 'POST' }), 'GDF000014', {
+        reason: 'method does not match the request',
+      });
     });
   });
 
@@ -163,9 +171,15 @@ describe('authentication', () => {
     // The same client: its own, legitimately signable paths, replayed onto the target.
     const sameClient = new DeviceApiClient(stack.apiUrl, target.client.clientKey, target.client.privateKey);
     await unchanged(stack, [target, other], async () => {
-      expectError(await sameClient.send('PUT', validatePath(target), rightBody(target), { signUri: validatePath(other) }), 'GDF000014', { reason: 'uri does not match the request' });
-      expectError(await sameClient.send('DELETE', disablePath(target), undefined, { signUri: disablePath(other) }), 'GDF000014', { reason: 'uri does not match the request' });
-      expectError(await sameClient.send('DELETE', disablePath(target), undefined, { signUri: `${disablePath(target)}/` }), 'GDF000014', { reason: 'uri does not match the request' });
+      expectError(await sameClient.send('PUT', validatePath(target), rightBody(target), { signUri: validatePath(other) }), 'GDF000014', {
+        reason: 'uri does not match the request',
+      });
+      expectError(await sameClient.send('DELETE', disablePath(target), undefined, { signUri: disablePath(other) }), 'GDF000014', {
+        reason: 'uri does not match the request',
+      });
+      expectError(await sameClient.send('DELETE', disablePath(target), undefined, { signUri: `${disablePath(target)}/` }), 'GDF000014', {
+        reason: 'uri does not match the request',
+      });
     });
   });
 
@@ -221,7 +235,9 @@ describe('authentication', () => {
       // The same hand-made construction with the right header is accepted (so the refusals above are about the header):
       // checked on a read, which changes nothing.
       const path = `/account/${target.accountKey}/device/${target.deviceKey}`;
-      const jwt = handMade({ alg: 'ES512', typ: 'JWT' }, 'GET', path, undefined, (input) => sign('sha512', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }));
+      const jwt = handMade({ alg: 'ES512', typ: 'JWT' }, 'GET', path, undefined, (input) =>
+        sign('sha512', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' }),
+      );
       expect((await raw('GET', path, { 'API-CLIENT-KEY': target.client.clientKey, AUTHORIZATION: jwt })).status).toBe(200);
     });
   });
@@ -231,11 +247,12 @@ describe('authentication', () => {
     const unknownAccount = randomUUID();
     const calls = (accountKey: string) =>
       [
-        () => intruder.createDevice(accountKey, {
-          device_key: randomUUID(),
-          session_id: randomUUID(),
-          tfa_info: { approver_document_number: target.approver.document_number, contact_type: 'sms' },
-        }),
+        () =>
+          intruder.createDevice(accountKey, {
+            device_key: randomUUID(),
+            session_id: randomUUID(),
+            tfa_info: { approver_document_number: target.approver.document_number, contact_type: 'sms' },
+          }),
         () => intruder.resend(accountKey, target.deviceKey),
         () => intruder.resend(accountKey, target.deviceKey, { contact_type: 'email' }),
         () => intruder.validate(accountKey, target.deviceKey, target.code),

@@ -48,8 +48,7 @@ const CHROMIUM_ARGS = [
 const SCREENSHOT = join(__dirname, '..', 'artifacts', 'bull-board.png');
 const JOB_DATA_KEYS = ['dispatchId', 'requestId'];
 
-const basic = (user: { username: string; password: string }) =>
-  `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
+const basic = (user: { username: string; password: string }) => `Basic ${Buffer.from(`${user.username}:${user.password}`).toString('base64')}`;
 
 /** `value` as a whole token: not part of a longer run of letters or digits (timestamps, hex ids). */
 function containsToken(haystack: string, value: string): boolean {
@@ -454,7 +453,10 @@ describe('queue dashboard (Bull Board)', () => {
           // The framed board was answered, with headers that forbid showing it there…
           expect(hardeningOf((name) => framedAnswer.headers()[name])).toEqual(HARDENED);
           // …so the frame holds no board.
-          const frame = await page.locator('#framed').elementHandle().then((el) => el!.contentFrame());
+          const frame = await page
+            .locator('#framed')
+            .elementHandle()
+            .then((el) => el!.contentFrame());
           expect(frame).not.toBeNull();
           expect(await frame!.locator('#root').count()).toBe(0);
         } finally {

@@ -386,7 +386,9 @@ describe('two worker processes sharing the queue', () => {
 
     // Each dispatch was handed over by exactly one of the two processes. (Log
     // lines are written in blocks, at least every 100 ms: wait for each one.)
-    await Promise.all(dispatchIds.map((id) => Promise.any(workers.map((w) => w.waitFor(new RegExp(`\\[dispatch ${id}\\] sms to .* handed to twilio`), 5_000)))));
+    await Promise.all(
+      dispatchIds.map((id) => Promise.any(workers.map((w) => w.waitFor(new RegExp(`\\[dispatch ${id}\\] sms to .* handed to twilio`), 5_000)))),
+    );
     const handedBy = workers.map(
       (w) => new Set(w.output.map((line) => /\[dispatch ([0-9a-f-]{36})\] sms to .* handed to twilio/.exec(line)?.[1]).filter((id): id is string => !!id)),
     );

@@ -165,11 +165,14 @@ describe('Twilio delivery receipts', () => {
         await d.client.send('POST', `/account/${d.accountKey}/device`, `device_key=${d.deviceKey}`, { contentType: 'application/x-www-form-urlencoded' }),
         'DTS000007',
       );
-      expectError(await http(`${stack.apiUrl}/internal/clients/${d.client.clientKey}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer whatever' },
-        body: 'name=x',
-      }), 'DTS000007');
+      expectError(
+        await http(`${stack.apiUrl}/internal/clients/${d.client.clientKey}`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer whatever' },
+          body: 'name=x',
+        }),
+        'DTS000007',
+      );
       const fields = receiptFields(await sidOf(d), 'delivered');
       expectError(await post(fields, sign(fields), 'text/plain'), 'DTS000007');
     });

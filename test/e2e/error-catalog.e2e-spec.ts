@@ -115,7 +115,8 @@ describe('error catalog', () => {
       ],
       [
         'create: contact_type "liveness" (out of scope)',
-        (x) => x.client.createDevice(x.accountKey, createBody('', { tfa_info: { approver_document_number: x.approver.document_number, contact_type: 'liveness' } })),
+        (x) =>
+          x.client.createDevice(x.accountKey, createBody('', { tfa_info: { approver_document_number: x.approver.document_number, contact_type: 'liveness' } })),
         schemaErrors(['tfa_info.contact_type', 'must be one of: sms, email']),
       ],
       [
@@ -147,14 +148,18 @@ describe('error catalog', () => {
         (x) => x.client.createDevice('not-a-uuid', createBody(x.approver.document_number)),
         schemaErrors(['account_key', notV4]),
       ],
-      [
-        'create: account_key is a UUID v1',
-        (x) => x.client.createDevice(UUID_V1, createBody(x.approver.document_number)),
-        schemaErrors(['account_key', notV4]),
-      ],
+      ['create: account_key is a UUID v1', (x) => x.client.createDevice(UUID_V1, createBody(x.approver.document_number)), schemaErrors(['account_key', notV4])],
       // resend
-      ['resend: contact_type "liveness"', (x) => x.client.resend(x.accountKey, x.deviceKey, { contact_type: 'liveness' }), schemaErrors(['contact_type', 'must be one of: sms, email'])],
-      ['resend: contact_type a number', (x) => x.client.resend(x.accountKey, x.deviceKey, { contact_type: 1 }), schemaErrors(['contact_type', 'must be one of: sms, email'])],
+      [
+        'resend: contact_type "liveness"',
+        (x) => x.client.resend(x.accountKey, x.deviceKey, { contact_type: 'liveness' }),
+        schemaErrors(['contact_type', 'must be one of: sms, email']),
+      ],
+      [
+        'resend: contact_type a number',
+        (x) => x.client.resend(x.accountKey, x.deviceKey, { contact_type: 1 }),
+        schemaErrors(['contact_type', 'must be one of: sms, email']),
+      ],
       ['resend: JSON array', (x) => x.client.resend(x.accountKey, x.deviceKey, '[]'), schemaErrors(['body', notObject])],
       ['resend: JSON true', (x) => x.client.resend(x.accountKey, x.deviceKey, 'true'), schemaErrors(['body', notObject])],
       ['resend: JSON null', (x) => x.client.resend(x.accountKey, x.deviceKey, 'null'), schemaErrors(['body', notObject])],
@@ -163,7 +168,11 @@ describe('error catalog', () => {
       // validate
       ['validate: no body', (x) => x.client.send('PUT', `${dev(x)}/validate`), schemaErrors(['body', 'is required'])],
       ['validate: token missing', (x) => x.client.send('PUT', `${dev(x)}/validate`, {}), schemaErrors(['token', 'must be a string'])],
-      ['validate: token of 5 characters', (x) => x.client.validate(x.accountKey, x.deviceKey, x.code.slice(0, 5)), schemaErrors(['token', 'must have 6 characters'])],
+      [
+        'validate: token of 5 characters',
+        (x) => x.client.validate(x.accountKey, x.deviceKey, x.code.slice(0, 5)),
+        schemaErrors(['token', 'must have 6 characters']),
+      ],
       ['validate: token of 7 characters', (x) => x.client.validate(x.accountKey, x.deviceKey, `${x.code}0`), schemaErrors(['token', 'must have 6 characters'])],
       ['validate: token empty', (x) => x.client.validate(x.accountKey, x.deviceKey, ''), schemaErrors(['token', 'must not be empty'])],
       ['validate: token a number', (x) => x.client.send('PUT', `${dev(x)}/validate`, { token: Number(x.code) }), schemaErrors(['token', 'must be a string'])],
@@ -456,7 +465,10 @@ describe('error catalog', () => {
       expectError(await d.client.send('PUT', validate, json, { contentType: 'text/plain' }), 'DTS000007');
       expectError(await d.client.send('PUT', validate, `token=${d.code}`, { contentType: 'application/x-www-form-urlencoded' }), 'DTS000007');
       expectError(await d.client.send('PUT', validate, `<token>${d.code}</token>`, { contentType: 'application/xml' }), 'DTS000007');
-      expectError(await d.client.send('POST', create, JSON.stringify(createBody(d.approver.document_number)), { contentType: 'text/plain; charset=utf-8' }), 'DTS000007');
+      expectError(
+        await d.client.send('POST', create, JSON.stringify(createBody(d.approver.document_number)), { contentType: 'text/plain; charset=utf-8' }),
+        'DTS000007',
+      );
       expectError(await sendBytes(d.client, 'PUT', validate, Buffer.from(json)), 'DTS000007');
     });
     expect((await d.client.validate(d.accountKey, d.deviceKey, d.code)).status).toBe(201);

@@ -237,7 +237,12 @@ describe('observability', () => {
       it('no label value carries a key, a request id, a phone number or an e-mail address', async () => {
         const samples = [...(await scrape(stack.apiUrl)), ...(await scrape(stack.workerUrl!))];
         const values = [...new Set(samples.flatMap((s) => Object.values(s.labels)))];
-        const personal = [...keys, createSmsId, createEmailId, ...approvers.flatMap((a) => [a.phone_number, a.phone_number.slice(1), a.email, a.document_number])];
+        const personal = [
+          ...keys,
+          createSmsId,
+          createEmailId,
+          ...approvers.flatMap((a) => [a.phone_number, a.phone_number.slice(1), a.email, a.document_number]),
+        ];
         expect(values.filter((v) => UUID.test(v) || personal.some((p) => v.includes(p)) || /@|\+\d{6,}/.test(v))).toEqual([]);
         // Routes are patterns.
         const routes = [...new Set(samples.filter((s) => s.labels.route !== undefined).map((s) => s.labels.route))];

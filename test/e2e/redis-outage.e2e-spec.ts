@@ -188,7 +188,17 @@ describe('Redis outage', () => {
     try {
       const calls: [string, () => Promise<HttpResult>, number, object][] = [
         ['frozen resend', () => d.client.resend(d.accountKey, d.deviceKey), 400, OBD000097],
-        ['frozen create', () => d.client.createDevice(d.accountKey, { device_key: randomUUID(), session_id: randomUUID(), tfa_info: { approver_document_number: d.approver.document_number, contact_type: 'sms' } }), 400, OBD000097],
+        [
+          'frozen create',
+          () =>
+            d.client.createDevice(d.accountKey, {
+              device_key: randomUUID(),
+              session_id: randomUUID(),
+              tfa_info: { approver_document_number: d.approver.document_number, contact_type: 'sms' },
+            }),
+          400,
+          OBD000097,
+        ],
         ['frozen query', () => d.client.query(d.accountKey, d.deviceKey), 503, DTS000010],
       ];
       for (const [name, call, status, body] of calls) {

@@ -157,12 +157,18 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
   });
 
   it('no key name or value in Redis holds a code that was sent', () => {
-    const leaks = [...dump].flatMap(([key, value]) => codes.filter((code) => containsToken(key, code) || containsToken(value, code)).map((code) => `${code} in ${key}`));
+    const leaks = [...dump].flatMap(([key, value]) =>
+      codes.filter((code) => containsToken(key, code) || containsToken(value, code)).map((code) => `${code} in ${key}`),
+    );
     expect(leaks).toEqual([]);
   });
 
   it('no key name or value in Redis holds a secret', () => {
-    const leaks = [...dump].flatMap(([key, value]) => secrets().filter((s) => key.includes(s) || value.includes(s)).map((s) => `${s.slice(0, 6)}… in ${key}`));
+    const leaks = [...dump].flatMap(([key, value]) =>
+      secrets()
+        .filter((s) => key.includes(s) || value.includes(s))
+        .map((s) => `${s.slice(0, 6)}… in ${key}`),
+    );
     expect(leaks).toEqual([]);
   });
 
@@ -197,6 +203,10 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
     expect(codes.filter((code) => containsToken(text, code))).toEqual([]);
     expect(contacts().filter((c) => text.includes(c))).toEqual([]);
     expect(devices.map((d) => d.approver.document_number).filter((doc) => containsToken(text, doc))).toEqual([]);
-    expect(secrets().filter((s) => text.includes(s)).map((s) => s.slice(0, 6))).toEqual([]);
+    expect(
+      secrets()
+        .filter((s) => text.includes(s))
+        .map((s) => s.slice(0, 6)),
+    ).toEqual([]);
   });
 });

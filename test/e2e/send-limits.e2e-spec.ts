@@ -141,7 +141,11 @@ describe('send limits', () => {
     const approver = newApprover();
     const { accountKey } = await stack.newAccount(client.clientKey, { approvers: [approver] });
     const create = (deviceKey: string, contact_type = 'sms') =>
-      client.createDevice(accountKey, { device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: approver.document_number, contact_type } });
+      client.createDevice(accountKey, {
+        device_key: deviceKey,
+        session_id: randomUUID(),
+        tfa_info: { approver_document_number: approver.document_number, contact_type },
+      });
     const dev = (deviceKey: string): PendingDevice => ({ client, accountKey, deviceKey, approver, code: '' });
     const a = dev(randomUUID());
     const b = dev(randomUUID());
@@ -186,7 +190,11 @@ describe('send limits', () => {
       keys.map((deviceKey) => ({
         method: 'POST',
         path: `/account/${accountKey}/device`,
-        body: JSON.stringify({ device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: approver.document_number, contact_type: 'sms' } }),
+        body: JSON.stringify({
+          device_key: deviceKey,
+          session_id: randomUUID(),
+          tfa_info: { approver_document_number: approver.document_number, contact_type: 'sms' },
+        }),
       })),
     );
     const accepted = keys.filter((_, i) => answers[i].status === 202);
@@ -205,7 +213,10 @@ describe('send limits', () => {
     const d = await pendingDevice(stack, 'sms');
     const path = `/account/${d.accountKey}/device/${d.deviceKey}/validate`;
     const body = JSON.stringify({ token: wrongCode(d.code) });
-    const answers = await burst(d, range(50).map(() => ({ method: 'PUT', path, body })));
+    const answers = await burst(
+      d,
+      range(50).map(() => ({ method: 'PUT', path, body })),
+    );
 
     // The attempts that were counted answer DTS000001, or OBD000099 with the count
     // when their failure was the one that reached the limit; all others were refused

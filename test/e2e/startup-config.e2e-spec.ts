@@ -60,7 +60,11 @@ describe('start-up line', () => {
   });
 
   const modeLines = (s: Stack) =>
-    [s.api, s.worker!].map((p) => parseLogLines(p.output).filter((l) => /^mode /.test(l.msg)).map((l) => ({ level: l.level, msg: l.msg })));
+    [s.api, s.worker!].map((p) =>
+      parseLogLines(p.output)
+        .filter((l) => /^mode /.test(l.msg))
+        .map((l) => ({ level: l.level, msg: l.msg })),
+    );
 
   it('production (NODE_ENV unset) with its own secrets: mode and origin named, no generated secret', async () => {
     stack = await Stack.start({
@@ -75,7 +79,12 @@ describe('start-up line', () => {
     const env = { NODE_ENV: 'development', ADMIN_TOKEN: generated(), TOKEN_HASH_SECRET: generated(), BOARD_USERNAME: 'dev', BOARD_PASSWORD: generated() };
     stack = await Stack.start({ label: 'startup-dev', env });
     expect(modeLines(stack)).toEqual([
-      [{ level: 'warn', msg: 'mode development (NODE_ENV=development); generated development secrets in use: ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD (from npm start)' }],
+      [
+        {
+          level: 'warn',
+          msg: 'mode development (NODE_ENV=development); generated development secrets in use: ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD (from npm start)',
+        },
+      ],
       [{ level: 'warn', msg: 'mode development (NODE_ENV=development); generated development secrets in use: TOKEN_HASH_SECRET (from npm start)' }],
     ]);
     const printed = stack.output.join('\n');

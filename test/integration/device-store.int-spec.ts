@@ -6,7 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver } from '@lib/domain';
-import { DeviceRepository, DirectoryRepository, PROVIDER_MESSAGE_TTL_SECONDS, RedisKeys, type Account, type AttemptLimits, type DispatchRequest } from '@lib/store';
+import {
+  DeviceRepository,
+  DirectoryRepository,
+  PROVIDER_MESSAGE_TTL_SECONDS,
+  RedisKeys,
+  type Account,
+  type AttemptLimits,
+  type DispatchRequest,
+} from '@lib/store';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 describe('DeviceRepository on Redis', () => {
@@ -51,8 +59,20 @@ describe('DeviceRepository on Redis', () => {
     windowMs: SEND_LIMIT_WINDOW_MS,
     ...over,
   });
-  const create = { sessionId: randomUUID(), contactType: 'sms' as const, approverDocument: '12345678901', creationCap: 1000, creationWindowMs: GUESS_LIMIT_WINDOW_MS };
-  const limits = (over: Partial<AttemptLimits> = {}): AttemptLimits => ({ maxFailedAttempts: 5, perApprover: 20, perAccount: 100, windowMs: GUESS_LIMIT_WINDOW_MS, ...over });
+  const create = {
+    sessionId: randomUUID(),
+    contactType: 'sms' as const,
+    approverDocument: '12345678901',
+    creationCap: 1000,
+    creationWindowMs: GUESS_LIMIT_WINDOW_MS,
+  };
+  const limits = (over: Partial<AttemptLimits> = {}): AttemptLimits => ({
+    maxFailedAttempts: 5,
+    perApprover: 20,
+    perAccount: 100,
+    windowMs: GUESS_LIMIT_WINDOW_MS,
+    ...over,
+  });
 
   /** The job of `dev`'s dispatch as the api queued it, armed; `edit` changes what the worker is given. */
   const armJob = (
@@ -69,7 +89,8 @@ describe('DeviceRepository on Redis', () => {
       smsAllowedCountryCodes: ['55'],
     });
   /** Arms `dev`'s dispatch; the outcome alone. */
-  const arm = async (dev: Pick<DispatchRequest, 'dispatchId' | 'requestId'>, expiresAtMs = Date.now() + 60_000, attempt = 1) => (await armJob(dev, expiresAtMs, attempt)).outcome;
+  const arm = async (dev: Pick<DispatchRequest, 'dispatchId' | 'requestId'>, expiresAtMs = Date.now() + 60_000, attempt = 1) =>
+    (await armJob(dev, expiresAtMs, attempt)).outcome;
 
   async function newDevice(over: Partial<DispatchRequest> = {}) {
     const req = request(over);
@@ -123,7 +144,9 @@ describe('DeviceRepository on Redis', () => {
     }
     expect(await redis.zcard(keys.deviceCreations(accountKey))).toBe(5);
     // Resends are not creations.
-    const resend = await devices.requestDispatch(request({ accountKey, deviceKey: reqs[results.findIndex((r) => r.outcome === 'queued')].deviceKey, coalesceMs: 0 }));
+    const resend = await devices.requestDispatch(
+      request({ accountKey, deviceKey: reqs[results.findIndex((r) => r.outcome === 'queued')].deviceKey, coalesceMs: 0 }),
+    );
     expect(resend.outcome).toBe('queued');
   });
 
@@ -179,7 +202,12 @@ describe('DeviceRepository on Redis', () => {
     await directory.putAccount(account(accountKey, people));
     return { accountKey, people };
   }
-  const approverOf = (i: number): Approver => ({ document_number: String(10_000_000_000 + i * 7919), name: `Approver ${i}`, phone_number: `+551190000${String(i).padStart(4, '0')}`, email: `a${i}@example.com` });
+  const approverOf = (i: number): Approver => ({
+    document_number: String(10_000_000_000 + i * 7919),
+    name: `Approver ${i}`,
+    phone_number: `+551190000${String(i).padStart(4, '0')}`,
+    email: `a${i}@example.com`,
+  });
 
   /** Creates and arms a device of `person` on the account; returns its key. */
   async function armedDevice(accountKey: string, person: Approver): Promise<string> {
@@ -203,7 +231,7 @@ describe('DeviceRepository on Redis', () => {
     expect(counted.reduce((a, b) => a + b, 0)).toBe(8);
   });
 
-  it('budgets failed guesses per account across its approvers, and keeps one approver from spending another one\'s', async () => {
+  it("budgets failed guesses per account across its approvers, and keeps one approver from spending another one's", async () => {
     const { accountKey, people } = await accountOf(3);
     const budget = limits({ perApprover: 4, perAccount: 10 });
     const byPerson = await Promise.all(people.map(async (p) => Promise.all(Array.from({ length: 3 }, () => armedDevice(accountKey, p)))));
@@ -287,7 +315,11 @@ describe('DeviceRepository on Redis', () => {
     const dev = await newDevice({ channel: 'email' });
     const armed = await armJob(dev, 123_000, 2);
     expect(armed).toEqual({ outcome: 'armed', accountKey: 'acc-1', deviceKey: dev.deviceKey, channel: 'email', codeNonce: dev.codeNonce, approver });
-    expect(await redis.hmget(keys.device('acc-1', dev.deviceKey), 'token_nonce', 'token_expires_at', 'token_dispatch_id')).toEqual([dev.codeNonce, '123000', dev.dispatchId]);
+    expect(await redis.hmget(keys.device('acc-1', dev.deviceKey), 'token_nonce', 'token_expires_at', 'token_dispatch_id')).toEqual([
+      dev.codeNonce,
+      '123000',
+      dev.dispatchId,
+    ]);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sending', attempts: 2 });
   });
 
@@ -305,15 +337,18 @@ describe('DeviceRepository on Redis', () => {
       ['its request id edited', { requestId: randomUUID() }],
       ['its dispatch id edited to another dispatch', { dispatchId: 'other' }],
       ['a shape of its own (extra or missing fields)', { wellFormed: false }],
-    ])('is refused when it has %s: nothing armed, refusal recorded on its dispatch', async (_case, edit: { requestId?: string; dispatchId?: string; wellFormed?: boolean }) => {
-      const { dev, next, deviceBefore } = await target();
-      const other = await newDevice();
-      const e = edit.dispatchId ? { dispatchId: other.dispatchId } : edit;
-      expect(await armJob(next, Date.now() + 60_000, 1, e)).toEqual({ outcome: 'refused', reason: 'job_data_mismatch' });
-      expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(deviceBefore);
-      expect(await devices.dispatch(next.dispatchId)).toMatchObject({ state: 'refused', lastErrorCode: 'job_data_mismatch' });
-      if (edit.dispatchId) expect((await devices.dispatch(other.dispatchId))?.refusedJobs).toBe(1);
-    });
+    ])(
+      'is refused when it has %s: nothing armed, refusal recorded on its dispatch',
+      async (_case, edit: { requestId?: string; dispatchId?: string; wellFormed?: boolean }) => {
+        const { dev, next, deviceBefore } = await target();
+        const other = await newDevice();
+        const e = edit.dispatchId ? { dispatchId: other.dispatchId } : edit;
+        expect(await armJob(next, Date.now() + 60_000, 1, e)).toEqual({ outcome: 'refused', reason: 'job_data_mismatch' });
+        expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(deviceBefore);
+        expect(await devices.dispatch(next.dispatchId)).toMatchObject({ state: 'refused', lastErrorCode: 'job_data_mismatch' });
+        if (edit.dispatchId) expect((await devices.dispatch(other.dispatchId))?.refusedJobs).toBe(1);
+      },
+    );
 
     it('is refused when it was added with an id of its own naming a real dispatch (dashboard "add job")', async () => {
       const { dev, next, deviceBefore } = await target();

@@ -118,10 +118,7 @@ describe('TwilioSmsAdapter against FakeTwilio', () => {
   });
 
   it('reports wrong credentials as permanent', async () => {
-    const wrong = new TwilioSmsAdapter(
-      { accountSid: fake.accountSid, authToken: 'not-the-token', fromNumber: FROM_NUMBER, apiUrl: fake.url },
-      TIMEOUT_MS,
-    );
+    const wrong = new TwilioSmsAdapter({ accountSid: fake.accountSid, authToken: 'not-the-token', fromNumber: FROM_NUMBER, apiUrl: fake.url }, TIMEOUT_MS);
     const err = await rejectionOf(wrong.sendSms({ to: PHONE, body: SMS_BODY }));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect(err).toMatchObject({ code: 'twilio_20003' });
@@ -359,7 +356,10 @@ describe('Outbox adapters', () => {
     const path = join(dir, 'messages.log');
     const outbox = new OutboxEmailAdapter(path);
     await Promise.all(Array.from({ length: 25 }, (_, i) => outbox.sendEmail({ to: `a${i}@example.com`, subject: SUBJECT, body: EMAIL_BODY })));
-    const records = (await readFile(path, 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line) as OutboxRecord);
+    const records = (await readFile(path, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as OutboxRecord);
     expect(new Set(records.map((r) => r.to)).size).toBe(25);
   });
 });

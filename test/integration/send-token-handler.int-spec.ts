@@ -108,7 +108,13 @@ describe('SendTokenHandler on Redis', () => {
         perDestinationCap: 100,
         windowMs: SEND_LIMIT_WINDOW_MS,
       },
-      create && { sessionId: randomUUID(), contactType: channel, approverDocument: create.approverDocument, creationCap: 100, creationWindowMs: GUESS_LIMIT_WINDOW_MS },
+      create && {
+        sessionId: randomUUID(),
+        contactType: channel,
+        approverDocument: create.approverDocument,
+        creationCap: 100,
+        creationWindowMs: GUESS_LIMIT_WINDOW_MS,
+      },
     );
     expect(result.outcome).toBe('queued');
     return { dispatchId, requestId, codeNonce };
@@ -181,7 +187,13 @@ describe('SendTokenHandler on Redis', () => {
 
   it('fails an SMS to a country calling code not allowed for good, without calling the provider', async () => {
     const dev = await pendingDevice();
-    await directory.putAccount({ accountKey: dev.accountKey, clientKey: 'client-1', status: 'active', kind: 'regular', approvers: [dev.approvers[0], { ...dev.approver, phone_number: '+2348012345678' }] });
+    await directory.putAccount({
+      accountKey: dev.accountKey,
+      clientKey: 'client-1',
+      status: 'active',
+      kind: 'regular',
+      approvers: [dev.approvers[0], { ...dev.approver, phone_number: '+2348012345678' }],
+    });
     const err = await handler.handle(job(dev)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toBe('country_not_allowed');

@@ -29,7 +29,11 @@ const COALESCE_S = 3;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Signs every request first (distinct timestamps), then fires them all at once. */
-async function burst(stack: Stack, d: Pick<PendingDevice, 'client'>, requests: { method: string; path: string; body?: string }[]): Promise<{ answers: HttpResult[]; ms: number }> {
+async function burst(
+  stack: Stack,
+  d: Pick<PendingDevice, 'client'>,
+  requests: { method: string; path: string; body?: string }[],
+): Promise<{ answers: HttpResult[]; ms: number }> {
   const base = Date.now();
   const signed = await Promise.all(requests.map((r, i) => d.client.headersFor(r.method, r.path, r.body, { timestamp: new Date(base + i) })));
   const started = Date.now();
@@ -37,7 +41,11 @@ async function burst(stack: Stack, d: Pick<PendingDevice, 'client'>, requests: {
   return { answers, ms: Date.now() - started };
 }
 
-const statuses = (answers: HttpResult[]) => answers.reduce<Record<string, number>>((acc, a) => ({ ...acc, [`${a.status} ${a.body?.code ?? ''}`.trim()]: (acc[`${a.status} ${a.body?.code ?? ''}`.trim()] ?? 0) + 1 }), {});
+const statuses = (answers: HttpResult[]) =>
+  answers.reduce<Record<string, number>>(
+    (acc, a) => ({ ...acc, [`${a.status} ${a.body?.code ?? ''}`.trim()]: (acc[`${a.status} ${a.body?.code ?? ''}`.trim()] ?? 0) + 1 }),
+    {},
+  );
 const resendPath = (d: PendingDevice) => `/account/${d.accountKey}/device/${d.deviceKey}/resend_token`;
 
 describe(`${BURST} parallel requests against the limits`, () => {
@@ -85,7 +93,9 @@ describe(`${BURST} parallel requests against the limits`, () => {
       );
       const created = (await d.client.query(d.accountKey, d.deviceKey)).body.created_at;
       expect(statuses(answers)).toEqual({ '202': BURST });
-      expect(new Set(answers.map((a) => a.text))).toEqual(new Set([JSON.stringify({ device_key: d.deviceKey, device_status: 'pending_2fa_approval', created_at: created })]));
+      expect(new Set(answers.map((a) => a.text))).toEqual(
+        new Set([JSON.stringify({ device_key: d.deviceKey, device_status: 'pending_2fa_approval', created_at: created })]),
+      );
 
       const ids = await dispatchIdsOf(stack, d.deviceKey);
       expect(ids).toHaveLength(2);
@@ -110,7 +120,11 @@ describe(`${BURST} parallel requests against the limits`, () => {
         keys.map((deviceKey) => ({
           method: 'POST',
           path: `/account/${accountKey}/device`,
-          body: JSON.stringify({ device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: approver.document_number, contact_type: 'sms' } }),
+          body: JSON.stringify({
+            device_key: deviceKey,
+            session_id: randomUUID(),
+            tfa_info: { approver_document_number: approver.document_number, contact_type: 'sms' },
+          }),
         })),
       );
       expect(statuses(answers)).toEqual({ '202': DESTINATION_CAP, '429 DTS000004': BURST - DESTINATION_CAP });
@@ -128,20 +142,37 @@ describe(`${BURST} parallel requests against the limits`, () => {
       const pipeline = stack.redis.pipeline();
       for (const k of refused) pipeline.exists(stack.keys.device(accountKey, k));
       expect((await pipeline.exec())!.filter(([, n]) => n !== 0)).toEqual([]);
-      figures.set('destination_cap_burst', { requests: BURST, cap: DESTINATION_CAP, accepted_202: accepted.length, refused_429: refused.length, messages_sent: DESTINATION_CAP, burst_ms: ms });
+      figures.set('destination_cap_burst', {
+        requests: BURST,
+        cap: DESTINATION_CAP,
+        accepted_202: accepted.length,
+        refused_429: refused.length,
+        messages_sent: DESTINATION_CAP,
+        burst_ms: ms,
+      });
     }, 60_000);
 
     it(`${BURST} parallel wrong validations → exactly ${MAX_FAILED} counted, device rejected, right code refused`, async () => {
       const d = await pendingDevice(stack, 'email');
       const path = `/account/${d.accountKey}/device/${d.deviceKey}/validate`;
-      const { answers, ms } = await burst(stack, d, range(BURST).map(() => ({ method: 'PUT', path, body: JSON.stringify({ token: wrongCode(d.code) }) })));
+      const { answers, ms } = await burst(
+        stack,
+        d,
+        range(BURST).map(() => ({ method: 'PUT', path, body: JSON.stringify({ token: wrongCode(d.code) }) })),
+      );
       const counted = answers.filter((a) => a.body?.code === 'DTS000001' || (a.body?.code === 'OBD000099' && 'failed_attempts' in a.body.extra_fields));
       expect(counted).toHaveLength(MAX_FAILED);
       expect(answers.filter((a) => !counted.includes(a)).map((a) => `${a.status} ${a.body?.code}`)).toEqual(Array(BURST - MAX_FAILED).fill('400 OBD000099'));
       expect(await stack.redis.hget(stack.keys.device(d.accountKey, d.deviceKey), 'failed_attempts')).toBe(String(MAX_FAILED));
       expect((await d.client.query(d.accountKey, d.deviceKey)).body.device_status).toBe('rejected');
       expect((await d.client.validate(d.accountKey, d.deviceKey, d.code)).body.code).toBe('OBD000099');
-      figures.set('wrong_validation_burst', { requests: BURST, counted: counted.length, limit: MAX_FAILED, refused_before_compare: BURST - counted.length, burst_ms: ms });
+      figures.set('wrong_validation_burst', {
+        requests: BURST,
+        counted: counted.length,
+        limit: MAX_FAILED,
+        refused_before_compare: BURST - counted.length,
+        burst_ms: ms,
+      });
     }, 60_000);
   });
 
@@ -170,7 +201,8 @@ describe(`${BURST} parallel requests against the limits`, () => {
         range(BURST).map((i) => ({ method: 'PATCH', path: resendPath(d), body: JSON.stringify({ contact_type: i % 2 ? 'sms' : 'email' }) })),
       );
       expect(statuses(answers)).toEqual({ '202': DEVICE_CAP - 1, '429 DTS000004': BURST - (DEVICE_CAP - 1) });
-      for (const a of answers.filter((x) => x.status === 429)) expect(a.body.extra_fields).toEqual({ limit: 'per_device_per_hour', retry_after_seconds: expect.any(Number) });
+      for (const a of answers.filter((x) => x.status === 429))
+        expect(a.body.extra_fields).toEqual({ limit: 'per_device_per_hour', retry_after_seconds: expect.any(Number) });
 
       const ids = await dispatchIdsOf(stack, d.deviceKey);
       expect(ids).toHaveLength(DEVICE_CAP);
@@ -178,7 +210,8 @@ describe(`${BURST} parallel requests against the limits`, () => {
       expect(await probe.counts()).toMatchObject({ completed: DEVICE_CAP, wait: 0, active: 0, delayed: 0, failed: 0 });
 
       // Older requests may be superseded before they are sent; the latest one is sent and works.
-      const sent = stack.twilio.messages.filter((m) => m.to === d.approver.phone_number).length + stack.ses.messages.filter((m) => m.to.includes(d.approver.email)).length;
+      const sent =
+        stack.twilio.messages.filter((m) => m.to === d.approver.phone_number).length + stack.ses.messages.filter((m) => m.to.includes(d.approver.email)).length;
       expect(sent).toBeGreaterThanOrEqual(2);
       expect(sent).toBeLessThanOrEqual(DEVICE_CAP);
       // (Parallel requests can share a millisecond: the latest is what the device says, not the last by time.)
@@ -190,7 +223,15 @@ describe(`${BURST} parallel requests against the limits`, () => {
           ? stack.twilio.messages.find((m) => m.sid === latest.provider_message_id)!
           : stack.ses.messages.find((m) => m.messageId === latest.provider_message_id)!;
       expect((await d.client.validate(d.accountKey, d.deviceKey, codeIn(message.body))).status).toBe(201);
-      figures.set('device_cap_burst', { requests: BURST, cap: DEVICE_CAP, accepted_202: DEVICE_CAP - 1, refused_429: BURST - (DEVICE_CAP - 1), dispatches: ids.length, messages_sent: sent, burst_ms: ms });
+      figures.set('device_cap_burst', {
+        requests: BURST,
+        cap: DEVICE_CAP,
+        accepted_202: DEVICE_CAP - 1,
+        refused_429: BURST - (DEVICE_CAP - 1),
+        dispatches: ids.length,
+        messages_sent: sent,
+        burst_ms: ms,
+      });
     }, 60_000);
   });
 });

@@ -33,7 +33,10 @@ describe('a provider down for the whole retry window, then retried from the dash
   let probe: QueueProbe;
 
   beforeAll(async () => {
-    stack = await Stack.start({ label: 'provider-down', env: { DISPATCH_ATTEMPTS: String(ATTEMPTS), DISPATCH_BACKOFF_MS: '50', RESEND_COALESCE_SECONDS: '0' } });
+    stack = await Stack.start({
+      label: 'provider-down',
+      env: { DISPATCH_ATTEMPTS: String(ATTEMPTS), DISPATCH_BACKOFF_MS: '50', RESEND_COALESCE_SECONDS: '0' },
+    });
     probe = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
   });
 
@@ -80,7 +83,12 @@ describe('a provider down for the whole retry window, then retried from the dash
       const job = (await probe.job(d.dispatchId))!;
       expect({ state: await job.getState(), attemptsMade: job.attemptsMade }).toEqual({ state: 'failed', attemptsMade: ATTEMPTS });
       const view = (await client.query(accountKey, d.deviceKey)).body.token_dispatch;
-      expect(view).toMatchObject({ dispatch_id: d.dispatchId, state: 'failed', attempts: ATTEMPTS, last_error_code: d.channel === 'sms' ? 'http_503' : 'ses_ServiceUnavailable' });
+      expect(view).toMatchObject({
+        dispatch_id: d.dispatchId,
+        state: 'failed',
+        attempts: ATTEMPTS,
+        last_error_code: d.channel === 'sms' ? 'http_503' : 'ses_ServiceUnavailable',
+      });
       const codes = requestsTo(d).map(codeIn);
       expect(codes).toHaveLength(ATTEMPTS);
       expect(new Set(codes).size).toBe(1);

@@ -62,7 +62,10 @@ describe('Redis restarted during a steady stream of resends', () => {
     workerPid = stack.worker!.child.pid;
     client = await stack.newClient('ed25519');
     for (let a = 0; a < DEVICES / APPROVERS_PER_ACCOUNT; a += 1) {
-      const approvers = Array.from({ length: APPROVERS_PER_ACCOUNT }, (_, i) => ({ ...newApprover(), document_number: `8${String(a).padStart(3, '0')}${String(i).padStart(7, '0')}` }));
+      const approvers = Array.from({ length: APPROVERS_PER_ACCOUNT }, (_, i) => ({
+        ...newApprover(),
+        document_number: `8${String(a).padStart(3, '0')}${String(i).padStart(7, '0')}`,
+      }));
       const { accountKey } = await stack.newAccount(client.clientKey, { approvers });
       const created = await Promise.all(
         approvers.map(async (approver) => {
@@ -125,7 +128,11 @@ describe('Redis restarted during a steady stream of resends', () => {
     results.sort((a, b) => a.index - b.index);
 
     // Every answer: 202, or the contract's OBD000097 envelope; all of them fast.
-    const obd = { title: 'Error occurred while sending token', description: 'An unexpected error occurred while sending token', translation: 'Um erro inesperado ocorreu ao tentar enviar token' };
+    const obd = {
+      title: 'Error occurred while sending token',
+      description: 'An unexpected error occurred while sending token',
+      translation: 'Um erro inesperado ocorreu ao tentar enviar token',
+    };
     const unexpected = results.filter(
       (r) =>
         r.res.status !== 202 &&
@@ -189,7 +196,10 @@ describe('Redis restarted during a steady stream of resends', () => {
     expect(stack.api.output.concat(stack.worker!.output).filter((l) => /"level":"(error|fatal)"|\bERROR\b/.test(l))).toEqual([]);
 
     const latency = (phase: Sent['phase']) => {
-      const ms = results.filter((r) => r.phase === phase).map((r) => r.ms).sort((a, b) => a - b);
+      const ms = results
+        .filter((r) => r.phase === phase)
+        .map((r) => r.ms)
+        .sort((a, b) => a - b);
       return { n: ms.length, p50: Math.round(ms[Math.floor(ms.length / 2)] ?? 0), max: Math.round(ms[ms.length - 1] ?? 0) };
     };
     figures.set('requests', results.length);

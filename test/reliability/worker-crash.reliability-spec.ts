@@ -89,7 +89,10 @@ describe('worker SIGKILLed in the middle of a batch', () => {
     // (so a phone or an address) of its own, half by SMS, half by e-mail.
     client = await stack.newClient('ed25519');
     for (let a = 0; a < DISPATCHES / APPROVERS_PER_ACCOUNT; a += 1) {
-      const approvers = Array.from({ length: APPROVERS_PER_ACCOUNT }, (_, i) => ({ ...newApprover(), document_number: `9${String(a).padStart(3, '0')}${String(i).padStart(7, '0')}` }));
+      const approvers = Array.from({ length: APPROVERS_PER_ACCOUNT }, (_, i) => ({
+        ...newApprover(),
+        document_number: `9${String(a).padStart(3, '0')}${String(i).padStart(7, '0')}`,
+      }));
       const { accountKey } = await stack.newAccount(client.clientKey, { approvers });
       approvers.forEach((approver, i) => {
         const channel = i % 2 === 0 ? 'sms' : 'email';
@@ -190,15 +193,15 @@ describe('worker SIGKILLed in the middle of a batch', () => {
     const notInFlight = targets.filter((t) => !duplicated.includes(t));
     expect(notInFlight.filter((t) => requestTimes.get(t.destination)!.length !== 1).map((t) => t.destination)).toEqual([]);
     expect(duplicated.length).toBeLessThanOrEqual(CONCURRENCY);
-    figures.set('duplicates_first_copy_ms_relative_to_kill', duplicated.map((t) => delivered.get(t.destination)![0].at - killedAt).sort((a, b) => a - b));
+    figures.set(
+      'duplicates_first_copy_ms_relative_to_kill',
+      duplicated.map((t) => delivered.get(t.destination)![0].at - killedAt).sort((a, b) => a - b),
+    );
 
     // Jobs the killed worker had sent and recorded, but not acknowledged: run
     // again, they find the send on record and do not repeat it.
     const completed = await probe.queue.getJobs(['completed'], 0, -1);
-    figures.set(
-      'resumed_jobs_found_already_sent',
-      completed.filter((j) => (j.returnvalue as { reason?: string } | null)?.reason === 'already_sent').length,
-    );
+    figures.set('resumed_jobs_found_already_sent', completed.filter((j) => (j.returnvalue as { reason?: string } | null)?.reason === 'already_sent').length);
 
     // The store agrees: every dispatch is recorded as sent, once per device.
     const pipeline = stack.redis.pipeline();

@@ -93,7 +93,9 @@ describe('admin surfaces refuse callers without credentials', () => {
   const raw = (method: string, url: string, headers: Record<string, string | undefined>, body?: unknown) =>
     http(url, {
       method,
-      headers: Object.fromEntries(Object.entries({ ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }).filter(([, v]) => v !== undefined)) as Record<string, string>,
+      headers: Object.fromEntries(
+        Object.entries({ ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }).filter(([, v]) => v !== undefined),
+      ) as Record<string, string>,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
 
@@ -262,23 +264,34 @@ describe('admin surfaces refuse callers without credentials', () => {
       expect(await queueState()).toEqual(before);
       expect(before.failedJob?.state).toBe('failed');
       figures.set('dashboard_cross_origin_refused', mutating.length * attempts.length);
-      figures.set('dashboard_mutating_routes_covered', mutating.map(([m, p, body]) => `${m} ${p.replace(failedJobId, ':jobId')}${m === 'POST' && body === undefined ? ' (no body)' : ''}`));
+      figures.set(
+        'dashboard_mutating_routes_covered',
+        mutating.map(([m, p, body]) => `${m} ${p.replace(failedJobId, ':jobId')}${m === 'POST' && body === undefined ? ' (no body)' : ''}`),
+      );
     });
 
     it('the same calls same-origin (browser) or with the admin token and no Origin (tools) are accepted', async () => {
       const full = basic(BOARD_USER.name, BOARD_USER.password);
       // A browser on the board's own page: Origin and Sec-Fetch-Site say so.
-      const added = await raw('POST', `${board}/api/queues/${Q}/add`, { authorization: full, origin: self, 'sec-fetch-site': 'same-origin' }, {
-        name: 'board-probe',
-        data: { probe: true },
-        options: { delay: 3_600_000 },
-      });
+      const added = await raw(
+        'POST',
+        `${board}/api/queues/${Q}/add`,
+        { authorization: full, origin: self, 'sec-fetch-site': 'same-origin' },
+        {
+          name: 'board-probe',
+          data: { probe: true },
+          options: { delay: 3_600_000 },
+        },
+      );
       expect(added.status).toBe(200);
       const probeJobId: string = added.body.job.id;
       expect(await (await probe.job(probeJobId))!.getState()).toBe('delayed');
       // TLS terminated in front: the browser's Origin is https, the api sees the same host.
       const httpsOrigin = `https://${new URL(self).host}`;
-      expect((await raw('PATCH', `${board}/api/queues/${Q}/${probeJobId}/update-data`, { authorization: full, origin: httpsOrigin }, { jobData: { probe: 2 } })).status).toBe(200);
+      expect(
+        (await raw('PATCH', `${board}/api/queues/${Q}/${probeJobId}/update-data`, { authorization: full, origin: httpsOrigin }, { jobData: { probe: 2 } }))
+          .status,
+      ).toBe(200);
       expect((await probe.job(probeJobId))!.data).toEqual({ probe: 2 });
       // No Origin (an older browser), a same-origin Referer.
       expect((await raw('PUT', `${board}/api/queues/${Q}/pause`, { authorization: full, referer: `${self}/admin/queues/queue/${Q}` })).status).toBe(200);
@@ -328,7 +341,16 @@ describe('admin surfaces refuse callers without credentials', () => {
     const targets = [stack.apiUrl, stack.workerUrl].filter((u): u is string => !!u);
     expect(targets).toHaveLength(2);
     for (const base of targets) {
-      for (const authorization of [undefined, '', 'Bearer ', `Bearer ${METRICS_TOKEN}x`, `Bearer ${METRICS_TOKEN.slice(1)}`, METRICS_TOKEN, basic('metrics', METRICS_TOKEN), `Bearer ${ADMIN_TOKEN}`]) {
+      for (const authorization of [
+        undefined,
+        '',
+        'Bearer ',
+        `Bearer ${METRICS_TOKEN}x`,
+        `Bearer ${METRICS_TOKEN.slice(1)}`,
+        METRICS_TOKEN,
+        basic('metrics', METRICS_TOKEN),
+        `Bearer ${ADMIN_TOKEN}`,
+      ]) {
         const res = await raw('GET', `${base}/metrics`, { authorization });
         expect({ base, authorization, status: res.status }).toEqual({ base, authorization, status: 401 });
         expect(res.text).not.toMatch(/^# (HELP|TYPE) /m);
@@ -342,7 +364,17 @@ describe('admin surfaces refuse callers without credentials', () => {
   });
 
   it('public surfaces (health, API docs) give away no secret, key prefix or contact data', async () => {
-    const secrets = [ADMIN_TOKEN, TOKEN_HASH_SECRET, METRICS_TOKEN, BOARD_USER.password, BOARD_VIEWER.password, FAKE_TWILIO_AUTH_TOKEN, d.approver.phone_number, d.approver.email, stack.prefix];
+    const secrets = [
+      ADMIN_TOKEN,
+      TOKEN_HASH_SECRET,
+      METRICS_TOKEN,
+      BOARD_USER.password,
+      BOARD_VIEWER.password,
+      FAKE_TWILIO_AUTH_TOKEN,
+      d.approver.phone_number,
+      d.approver.email,
+      stack.prefix,
+    ];
     const urls: [string, string][] = [
       ['api', '/health/live'],
       ['api', '/health/ready'],
@@ -376,7 +408,8 @@ describe('admin surfaces refuse callers without credentials', () => {
     const text = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
 
     // No secret is compared with === / !== anywhere.
-    const plain = /\b(adminToken|metricsToken|tokenHashSecret|authToken|password|tokenHash|signature|expected)\b\s*[!=]==|[!=]==\s*[\w.]*\b(adminToken|metricsToken|tokenHashSecret|authToken|password|tokenHash|signature)\b/;
+    const plain =
+      /\b(adminToken|metricsToken|tokenHashSecret|authToken|password|tokenHash|signature|expected)\b\s*[!=]==|[!=]==\s*[\w.]*\b(adminToken|metricsToken|tokenHashSecret|authToken|password|tokenHash|signature)\b/;
     const offenders = files.filter((f) => plain.test(readFileSync(f, 'utf8'))).map((f) => f.slice(ROOT.length + 1));
     expect(offenders).toEqual([]);
 

@@ -132,14 +132,31 @@ interface Payload {
   kind: string;
 }
 const asJson = (value: unknown, kind: string): Payload => ({ contentType: 'application/json', body: Buffer.from(JSON.stringify(value)), kind });
-const raw = (text: string | Buffer, kind: string, contentType = 'application/json'): Payload => ({ contentType, body: Buffer.isBuffer(text) ? text : Buffer.from(text), kind });
+const raw = (text: string | Buffer, kind: string, contentType = 'application/json'): Payload => ({
+  contentType,
+  body: Buffer.isBuffer(text) ? text : Buffer.from(text),
+  kind,
+});
 
 /** Bodies of no particular shape (for the routes family). */
 const junkPayload: fc.Arbitrary<Payload> = fc.oneof(
   fc.constant<Payload>({ kind: 'none' }),
-  fc.tuple(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom(undefined, 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', '*/*', 'APPLICATION/JSON', 'application/json-patch+json')).map(
-    ([v, ct]) => ({ contentType: ct, body: Buffer.from(JSON.stringify(v) ?? 'null'), kind: `json as ${ct}` }),
-  ),
+  fc
+    .tuple(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.constantFrom(
+        undefined,
+        'application/json',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        '*/*',
+        'APPLICATION/JSON',
+        'application/json-patch+json',
+      ),
+    )
+    .map(([v, ct]) => ({ contentType: ct, body: Buffer.from(JSON.stringify(v) ?? 'null'), kind: `json as ${ct}` })),
   fc.uint8Array({ maxLength: 300 }).map((b) => raw(Buffer.from(b), 'random bytes')),
   fc.integer({ min: BODY_LIMIT - 16, max: BODY_LIMIT * 4 }).map((n) => asJson({ pad: 'x'.repeat(n) }, 'huge string')),
   fc.integer({ min: 100, max: 2000 }).map((d) => raw('['.repeat(d) + ']'.repeat(d), 'deep array')),
@@ -202,33 +219,67 @@ function invalidPayloads(
     fc.integer({ min: BODY_LIMIT + 1, max: BODY_LIMIT * 8 }).map((n) => asJson({ ...valid, padding: 'x'.repeat(n) }, 'over the body limit')),
     fc.tuple(fc.constantFrom(...topKeys.map((k) => `"${k}"`)), badUtf8).map(([needle, bad]) => raw(withInvalidUtf8(text, needle, bad), 'invalid UTF-8')),
     fc.integer({ min: 1, max: Math.max(1, text.length - 1) }).map((n) => raw(text.slice(0, n), 'truncated JSON')),
-    fc.constantFrom(`${text}}`, `${text},`, `${text}x`, text.replace(/"/g, "'"), `{${text}`, text.replace(':', ''), `${text.slice(0, -1)},}`).map((t) => raw(t, 'malformed JSON')),
-    fc.constantFrom('{"__proto__":{"polluted":true},', '{"constructor":{"prototype":{"polluted":true}},').map((p) => raw(p + text.slice(1), 'prototype poisoning')),
     fc
-      .constantFrom(undefined, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json-patch+json', 'text/json', 'application/jsonx')
+      .constantFrom(`${text}}`, `${text},`, `${text}x`, text.replace(/"/g, "'"), `{${text}`, text.replace(':', ''), `${text.slice(0, -1)},}`)
+      .map((t) => raw(t, 'malformed JSON')),
+    fc
+      .constantFrom('{"__proto__":{"polluted":true},', '{"constructor":{"prototype":{"polluted":true}},')
+      .map((p) => raw(p + text.slice(1), 'prototype poisoning')),
+    fc
+      .constantFrom(
+        undefined,
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'application/json-patch+json',
+        'text/json',
+        'application/jsonx',
+      )
       .map((ct) => ({ contentType: ct, body: Buffer.from(text), kind: `valid body as ${ct ?? 'no content type'}` })),
   ];
   if (opts.parseOnly) return fc.oneof(...parseFailures);
 
   const shapeFailures: fc.Arbitrary<Payload>[] = [
-    fc.tuple(fc.constantFrom(...fieldNames), fc.boolean(), extras).chain(([field, withExtras, extra]) =>
-      fields[field].map((bad) => asJson({ ...setPath(valid, field, bad), ...(withExtras ? extra : {}) }, `wrong ${field}`)),
-    ),
-    fc.tuple(fc.constantFrom(...fieldNames), fc.integer({ min: 100, max: 3000 })).map(([field, n]) => asJson(setPath(valid, field, 'x'.repeat(n)), `huge ${field}`)),
+    fc
+      .tuple(fc.constantFrom(...fieldNames), fc.boolean(), extras)
+      .chain(([field, withExtras, extra]) =>
+        fields[field].map((bad) => asJson({ ...setPath(valid, field, bad), ...(withExtras ? extra : {}) }, `wrong ${field}`)),
+      ),
+    fc
+      .tuple(fc.constantFrom(...fieldNames), fc.integer({ min: 100, max: 3000 }))
+      .map(([field, n]) => asJson(setPath(valid, field, 'x'.repeat(n)), `huge ${field}`)),
     fc.tuple(fc.constantFrom(...fieldNames), fc.integer({ min: 20, max: 500 })).map(([field, n]) => asJson(setPath(valid, field, deep(n)), `deep ${field}`)),
     fc
       .constantFrom(...fieldNames.filter((f) => !f.includes('.') && topKeys.includes(f)))
-      .chain((field) => fields[field].map((bad) => raw(`${text.slice(0, -1)},"${field}":${JSON.stringify(bad) ?? 'null'}}`, `duplicate ${field}, last one wrong`))),
+      .chain((field) =>
+        fields[field].map((bad) => raw(`${text.slice(0, -1)},"${field}":${JSON.stringify(bad) ?? 'null'}}`, `duplicate ${field}, last one wrong`)),
+      ),
     fc.constantFrom<unknown>([valid], 0, 1.5, 'text', null, true, [], [[valid]]).map((v) => asJson(v, 'not an object')),
   ];
   if (opts.required.length > 0) shapeFailures.push(fc.constantFrom(...opts.required).map((f) => asJson(delPath(valid, f), `missing ${f}`)));
   return fc.oneof(...parseFailures, ...shapeFailures);
 }
 
-const notV4 = fc.oneof(otherVersionUuid, nonString, fc.string({ maxLength: 50 }).filter((s) => !V4.test(s)));
-const notCpf = fc.oneof(nonString, fc.string({ maxLength: 20 }).filter((s) => !/^\d{11}$/.test(s)), fc.stringMatching(/^\d{1,10}$|^\d{12,20}$/));
-const notContactType = fc.oneof(nonString, fc.constantFrom('liveness', 'SMS', 'Email', '', ' sms', 'sms ', 'whatsapp', 'push'), fc.string({ maxLength: 10 }).filter((s) => s !== 'sms' && s !== 'email'));
-const notToken = fc.oneof(nonString, fc.string({ maxLength: 80 }).filter((s) => s.length !== 6));
+const notV4 = fc.oneof(
+  otherVersionUuid,
+  nonString,
+  fc.string({ maxLength: 50 }).filter((s) => !V4.test(s)),
+);
+const notCpf = fc.oneof(
+  nonString,
+  fc.string({ maxLength: 20 }).filter((s) => !/^\d{11}$/.test(s)),
+  fc.stringMatching(/^\d{1,10}$|^\d{12,20}$/),
+);
+const notContactType = fc.oneof(
+  nonString,
+  fc.constantFrom('liveness', 'SMS', 'Email', '', ' sms', 'sms ', 'whatsapp', 'push'),
+  fc.string({ maxLength: 10 }).filter((s) => s !== 'sms' && s !== 'email'),
+);
+const notToken = fc.oneof(
+  nonString,
+  fc.string({ maxLength: 80 }).filter((s) => s.length !== 6),
+);
 
 // --- the suite --------------------------------------------------------------
 
@@ -321,11 +372,19 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
     if (print !== lastPrint) {
       const was = lastPrint;
       lastPrint = print;
-      throw new Error(`${family}/${kind}: the request changed stored state\n  request: ${describeReq(req)}\n  answer: ${res.status} ${res.text.slice(0, 300)}\n  before: ${was}\n  after: ${print}`);
+      throw new Error(
+        `${family}/${kind}: the request changed stored state\n  request: ${describeReq(req)}\n  answer: ${res.status} ${res.text.slice(0, 300)}\n  before: ${was}\n  after: ${print}`,
+      );
     }
   }
 
-  async function signedHeaders(who: PendingDevice, method: string, path: string, body: Buffer | undefined, timestamp?: Date | string): Promise<[string, string][]> {
+  async function signedHeaders(
+    who: PendingDevice,
+    method: string,
+    path: string,
+    body: Buffer | undefined,
+    timestamp?: Date | string,
+  ): Promise<[string, string][]> {
     const h = await signRequest({ clientKey: who.client.clientKey, privateKey: who.client.privateKey, method, uri: path, body, timestamp });
     return [
       ['API-CLIENT-KEY', h['API-CLIENT-KEY']],
@@ -334,7 +393,13 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
   }
 
   const run = <T>(family: keyof typeof RUNS, property: fc.IAsyncPropertyWithHooks<[T]>) =>
-    fc.assert(property, { numRuns: RUNS[family], seed: SEED, endOnFailure: true, interruptAfterTimeLimit: FAMILY_TIME_LIMIT_MS, markInterruptAsFailure: false });
+    fc.assert(property, {
+      numRuns: RUNS[family],
+      seed: SEED,
+      endOnFailure: true,
+      interruptAfterTimeLimit: FAMILY_TIME_LIMIT_MS,
+      markInterruptAsFailure: false,
+    });
 
   beforeAll(async () => {
     stack = await Stack.start({
@@ -388,8 +453,14 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
         randomKey: v4,
         badKey: notAKeySegment,
         badKey2: notAKeySegment,
-        prefix: fc.oneof({ arbitrary: fc.constant('/account'), weight: 4 }, fc.constantFrom('/', '//account', '/v1/account', '/Account', '/ACCOUNT', '/%61ccount', '/account/', '/accounts')),
-        suffix: fc.oneof(fc.constantFrom('', '', '', '/', '//', '/x', '?a=1', '%20', '.json', '/..', ';a=b', '/%2e%2e/%2e%2e'), printable(40).map((s) => `?${encodeURIComponent(s)}`)),
+        prefix: fc.oneof(
+          { arbitrary: fc.constant('/account'), weight: 4 },
+          fc.constantFrom('/', '//account', '/v1/account', '/Account', '/ACCOUNT', '/%61ccount', '/account/', '/accounts'),
+        ),
+        suffix: fc.oneof(
+          fc.constantFrom('', '', '', '/', '//', '/x', '?a=1', '%20', '.json', '/..', ';a=b', '/%2e%2e/%2e%2e'),
+          printable(40).map((s) => `?${encodeURIComponent(s)}`),
+        ),
         randomPath: fc.webPath(),
         signer: fc.constantFrom('A', 'B', 'none', 'garbage'),
         payload: junkPayload,
@@ -421,7 +492,8 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
         const headers: [string, string][] = [...c.headers];
         if (c.payload.contentType !== undefined) headers.push(['content-type', c.payload.contentType]);
         if (c.signer === 'A' || c.signer === 'B') headers.push(...(await signedHeaders(c.signer === 'A' ? A : B, c.method, path, c.payload.body)));
-        if (c.signer === 'garbage') headers.push(['API-CLIENT-KEY', c.randomKey], ['AUTHORIZATION', `${b64url('{"alg":"ES256"}')}.${b64url('{}')}.${b64url('x')}`]);
+        if (c.signer === 'garbage')
+          headers.push(['API-CLIENT-KEY', c.randomKey], ['AUTHORIZATION', `${b64url('{"alg":"ES256"}')}.${b64url('{}')}.${b64url('x')}`]);
         await check('routes', `${c.template}, ${c.payload.kind}`, { method: c.method, path, headers, body: c.payload.body });
       }),
     );
@@ -498,7 +570,14 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
       create: {
         method: 'POST',
         path: `/account/${A.accountKey}/device`,
-        body: () => Buffer.from(JSON.stringify({ device_key: randomUUID(), session_id: randomUUID(), tfa_info: { approver_document_number: A.approver.document_number, contact_type: 'sms' } })),
+        body: () =>
+          Buffer.from(
+            JSON.stringify({
+              device_key: randomUUID(),
+              session_id: randomUUID(),
+              tfa_info: { approver_document_number: A.approver.document_number, contact_type: 'sms' },
+            }),
+          ),
       },
       query: { method: 'GET', path: device, body: () => undefined },
     } as const;
@@ -566,16 +645,28 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
             auth = [['AUTHORIZATION', jwt]];
             break;
           case 'client key of another client':
-            auth = [['API-CLIENT-KEY', B.client.clientKey], ['AUTHORIZATION', jwt]];
+            auth = [
+              ['API-CLIENT-KEY', B.client.clientKey],
+              ['AUTHORIZATION', jwt],
+            ];
             break;
           case 'unknown client key':
-            auth = [['API-CLIENT-KEY', c.otherKey], ['AUTHORIZATION', jwt]];
+            auth = [
+              ['API-CLIENT-KEY', c.otherKey],
+              ['AUTHORIZATION', jwt],
+            ];
             break;
           case 'malformed client key':
-            auth = [['API-CLIENT-KEY', c.badKey], ['AUTHORIZATION', jwt]];
+            auth = [
+              ['API-CLIENT-KEY', c.badKey],
+              ['AUTHORIZATION', jwt],
+            ];
             break;
           case 'blank client key':
-            auth = [['API-CLIENT-KEY', ' '], ['AUTHORIZATION', jwt]];
+            auth = [
+              ['API-CLIENT-KEY', ' '],
+              ['AUTHORIZATION', jwt],
+            ];
             break;
           case 'client key twice':
             auth = [clientKey, clientKey, ['AUTHORIZATION', jwt]];
@@ -592,7 +683,10 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
           case 'HS256 with the public key':
           case 'HS512 with the public key': {
             const alg = c.forgery.slice(0, 5);
-            auth = [clientKey, ['AUTHORIZATION', await new SignJWT({ ...claims }).setProtectedHeader({ alg, typ: 'JWT' }).sign(new TextEncoder().encode(A.client.publicKeyPem))]];
+            auth = [
+              clientKey,
+              ['AUTHORIZATION', await new SignJWT({ ...claims }).setProtectedHeader({ alg, typ: 'JWT' }).sign(new TextEncoder().encode(A.client.publicKeyPem))],
+            ];
             break;
           }
           case 'ES256 header on the wrong curve': {
@@ -655,7 +749,11 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
             return;
           }
         }
-        const headers: [string, string][] = [...c.headers, ...(body !== undefined ? ([['content-type', 'application/json']] as [string, string][]) : []), ...auth];
+        const headers: [string, string][] = [
+          ...c.headers,
+          ...(body !== undefined ? ([['content-type', 'application/json']] as [string, string][]) : []),
+          ...auth,
+        ];
         await check('auth', `${c.action}: ${c.forgery}`, { method, path, headers, body });
       }),
     );
@@ -683,9 +781,15 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
     const validClient = { name: 'intruder', public_key: keys.publicKeyPem };
     const validAccount = { client_key: A.client.clientKey, status: 'active', kind: 'regular', approvers: [approver] };
     const adminBodies = fc.oneof(
-      fc.constant<Record<string, unknown>>({ ...validClient, public_key: keys.privateKeyPem }).map((b) => ({ target: 'clients', body: b, kind: 'a private key' })),
-      fc.record({ name: fc.oneof(nonString, fc.constant(''), fc.constant('x'.repeat(201))), public_key: fc.constant(keys.publicKeyPem) }).map((b) => ({ target: 'clients', body: b, kind: 'bad name' })),
-      fc.record({ name: fc.constant('n'), public_key: fc.oneof(nonString, printable(100), fc.constant('x'.repeat(10_001))) }).map((b) => ({ target: 'clients', body: b, kind: 'bad public key' })),
+      fc
+        .constant<Record<string, unknown>>({ ...validClient, public_key: keys.privateKeyPem })
+        .map((b) => ({ target: 'clients', body: b, kind: 'a private key' })),
+      fc
+        .record({ name: fc.oneof(nonString, fc.constant(''), fc.constant('x'.repeat(201))), public_key: fc.constant(keys.publicKeyPem) })
+        .map((b) => ({ target: 'clients', body: b, kind: 'bad name' })),
+      fc
+        .record({ name: fc.constant('n'), public_key: fc.oneof(nonString, printable(100), fc.constant('x'.repeat(10_001))) })
+        .map((b) => ({ target: 'clients', body: b, kind: 'bad public key' })),
       fc
         .record({
           status: fc.oneof(fc.constant('active'), fc.constantFrom('Active', 'deleted', '', 'suspended')),
@@ -713,9 +817,25 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
       form: fc.dictionary(fc.constantFrom('MessageSid', 'MessageStatus', 'ErrorCode', 'AccountSid', 'To', 'From', 'x'), printable(40), { maxKeys: 5 }),
       signature: fc.oneof(fc.constant<string | undefined>(undefined), printable(40), fc.base64String({ minLength: 28, maxLength: 28 })),
       formType: fc.constantFrom('application/x-www-form-urlencoded', 'application/json', 'text/plain'),
-      boardPath: fc.oneof(fc.webPath(), fc.constantFrom('', '/', '/api/queues', '/api/queues/token-dispatch/retry/failed', '/api/queues/token-dispatch/clean/completed', '/static/js/main.js', '/readonly', '/readonly/api/queues')),
+      boardPath: fc.oneof(
+        fc.webPath(),
+        fc.constantFrom(
+          '',
+          '/',
+          '/api/queues',
+          '/api/queues/token-dispatch/retry/failed',
+          '/api/queues/token-dispatch/clean/completed',
+          '/static/js/main.js',
+          '/readonly',
+          '/readonly/api/queues',
+        ),
+      ),
       boardMethod: fc.constantFrom('GET', 'PUT', 'POST', 'DELETE', 'PATCH'),
-      boardAuth: fc.oneof(fc.constant<string | undefined>(undefined), printable(40).map((s) => `Basic ${Buffer.from(s).toString('base64')}`), printable(40).map((s) => `Bearer ${s}`)),
+      boardAuth: fc.oneof(
+        fc.constant<string | undefined>(undefined),
+        printable(40).map((s) => `Basic ${Buffer.from(s).toString('base64')}`),
+        printable(40).map((s) => `Bearer ${s}`),
+      ),
       headers: extraHeaders,
     });
     await run(
@@ -732,12 +852,22 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
           const { target, body, kind } = c.adminBody;
           const key = c.existing ? (target === 'clients' ? A.client.clientKey : A.accountKey) : c.fresh;
           headers.push(['authorization', `Bearer ${ADMIN_TOKEN}`], ['content-type', 'application/json']);
-          await check('admin', `internal ${target}: ${kind}`, { method: 'PUT', path: `/internal/${target}/${key}`, headers, body: Buffer.from(JSON.stringify(body)) });
+          await check('admin', `internal ${target}: ${kind}`, {
+            method: 'PUT',
+            path: `/internal/${target}/${key}`,
+            headers,
+            body: Buffer.from(JSON.stringify(body)),
+          });
         } else if (c.surface === 'webhook') {
           const body = c.formType === 'application/json' ? JSON.stringify(c.form) : new URLSearchParams(c.form).toString();
           headers.push(['content-type', c.formType]);
           if (c.signature !== undefined) headers.push(['x-twilio-signature', c.signature]);
-          await check('admin', `webhook ${c.formType}${c.signature === undefined ? ', unsigned' : ', forged signature'}`, { method: 'POST', path: '/webhooks/twilio/status', headers, body: Buffer.from(body) });
+          await check('admin', `webhook ${c.formType}${c.signature === undefined ? ', unsigned' : ', forged signature'}`, {
+            method: 'POST',
+            path: '/webhooks/twilio/status',
+            headers,
+            body: Buffer.from(body),
+          });
         } else {
           if (c.boardAuth !== undefined) headers.push(['authorization', c.boardAuth]);
           const body = c.boardMethod === 'GET' ? undefined : Buffer.from('{}');

@@ -179,13 +179,16 @@ describe('HTTP limits: sizes and slow clients', () => {
       const results: Record<string, number> = {};
       const bigHeader = await once(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
       results.one_20kb_header = bigHeader.status;
-      const manySmall = await once(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${Array.from({ length: 600 }, (_, i) => `X-H${i}: ${'v'.repeat(40)}\r\n`).join('')}\r\n`);
+      const manySmall = await once(
+        `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${Array.from({ length: 600 }, (_, i) => `X-H${i}: ${'v'.repeat(40)}\r\n`).join('')}\r\n`,
+      );
       results.headers_600x40b = manySmall.status;
       const longLine = await once(`GET ${path}?${'q'.repeat(20_000)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
       results.request_line_20kb = longLine.status;
       const countOnly = await once(`GET /nowhere HTTP/1.1\r\nHost: ${host}\r\n${Array.from({ length: 3000 }, (_, i) => `a${i}:1\r\n`).join('')}\r\n`);
       results.headers_3000_tiny = countOnly.status;
-      for (const [name, status] of Object.entries(results)) expect({ name, refused: status === 431 || status === 400 || status === 404 }).toEqual({ name, refused: true });
+      for (const [name, status] of Object.entries(results))
+        expect({ name, refused: status === 431 || status === 400 || status === 404 }).toEqual({ name, refused: true });
       // The first three exceed the 16 KB header limit: refused outright.
       expect([results.one_20kb_header, results.headers_600x40b, results.request_line_20kb].every((s) => s === 431 || s === 400)).toBe(true);
       figures.set('oversized_header_answers', results);
@@ -196,7 +199,9 @@ describe('HTTP limits: sizes and slow clients', () => {
     it('garbage that is not HTTP → 400, connection closed, api unharmed', async () => {
       const garbage = await once(Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a]));
       const badLine = await once('GET / HTTP/9.9\r\nHost: x\r\n\r\n');
-      const smuggle = await once(`POST /account/${d.accountKey}/device HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`);
+      const smuggle = await once(
+        `POST /account/${d.accountKey}/device HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+      );
       expect(garbage.status === 400 || (garbage.status === 0 && garbage.closed)).toBe(true);
       expect([badLine.status === 400 || badLine.status === 505 || (badLine.status === 0 && badLine.closed)]).toEqual([true]);
       expect(smuggle.status).toBe(400);

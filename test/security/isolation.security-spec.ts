@@ -40,7 +40,11 @@ describe("isolation: a client can neither read nor act on another client's accou
     B = await pendingDevice(stack, 'email', 'ed25519');
     const create = async () => {
       const key = randomUUID();
-      const res = await B.client.createDevice(B.accountKey, { device_key: key, session_id: randomUUID(), tfa_info: { approver_document_number: B.approver.document_number, contact_type: 'sms' } });
+      const res = await B.client.createDevice(B.accountKey, {
+        device_key: key,
+        session_id: randomUUID(),
+        tfa_info: { approver_document_number: B.approver.document_number, contact_type: 'sms' },
+      });
       expect(res.status).toBe(202);
       return key;
     };
@@ -75,16 +79,46 @@ describe("isolation: a client can neither read nor act on another client's accou
     const c = A.client;
     await unchanged(stack, [B, A], async () => {
       await same(
-        () => c.createDevice(B.accountKey, { device_key: randomUUID(), session_id: randomUUID(), tfa_info: { approver_document_number: B.approver.document_number, contact_type: 'email' } }),
-        () => c.createDevice(missingAccount, { device_key: randomUUID(), session_id: randomUUID(), tfa_info: { approver_document_number: B.approver.document_number, contact_type: 'email' } }),
+        () =>
+          c.createDevice(B.accountKey, {
+            device_key: randomUUID(),
+            session_id: randomUUID(),
+            tfa_info: { approver_document_number: B.approver.document_number, contact_type: 'email' },
+          }),
+        () =>
+          c.createDevice(missingAccount, {
+            device_key: randomUUID(),
+            session_id: randomUUID(),
+            tfa_info: { approver_document_number: B.approver.document_number, contact_type: 'email' },
+          }),
         'OBD000002',
       );
       for (const device of [...bDevices(), randomUUID()]) {
-        await same(() => c.resend(B.accountKey, device), () => c.resend(missingAccount, device), 'OBD000002');
-        await same(() => c.resend(B.accountKey, device, { contact_type: 'sms' }), () => c.resend(missingAccount, device, { contact_type: 'sms' }), 'OBD000002');
-        await same(() => c.validate(B.accountKey, device, B.code), () => c.validate(missingAccount, device, B.code), 'OBD000002');
-        await same(() => c.query(B.accountKey, device), () => c.query(missingAccount, device), 'OBD000002');
-        await same(() => c.disable(B.accountKey, device), () => c.disable(missingAccount, device), 'OBD000002');
+        await same(
+          () => c.resend(B.accountKey, device),
+          () => c.resend(missingAccount, device),
+          'OBD000002',
+        );
+        await same(
+          () => c.resend(B.accountKey, device, { contact_type: 'sms' }),
+          () => c.resend(missingAccount, device, { contact_type: 'sms' }),
+          'OBD000002',
+        );
+        await same(
+          () => c.validate(B.accountKey, device, B.code),
+          () => c.validate(missingAccount, device, B.code),
+          'OBD000002',
+        );
+        await same(
+          () => c.query(B.accountKey, device),
+          () => c.query(missingAccount, device),
+          'OBD000002',
+        );
+        await same(
+          () => c.disable(B.accountKey, device),
+          () => c.disable(missingAccount, device),
+          'OBD000002',
+        );
       }
     });
   });
@@ -94,11 +128,31 @@ describe("isolation: a client can neither read nor act on another client's accou
     await unchanged(stack, [B, A], async () => {
       for (const device of bDevices()) {
         const missing = randomUUID();
-        await same(() => c.resend(A.accountKey, device), () => c.resend(A.accountKey, missing), 'OBD000100');
-        await same(() => c.resend(A.accountKey, device, { contact_type: 'email' }), () => c.resend(A.accountKey, missing, { contact_type: 'email' }), 'OBD000100');
-        await same(() => c.validate(A.accountKey, device, B.code), () => c.validate(A.accountKey, missing, B.code), 'OBD000100');
-        await same(() => c.query(A.accountKey, device), () => c.query(A.accountKey, missing), 'OBD000100');
-        await same(() => c.disable(A.accountKey, device), () => c.disable(A.accountKey, missing), 'OBD000100');
+        await same(
+          () => c.resend(A.accountKey, device),
+          () => c.resend(A.accountKey, missing),
+          'OBD000100',
+        );
+        await same(
+          () => c.resend(A.accountKey, device, { contact_type: 'email' }),
+          () => c.resend(A.accountKey, missing, { contact_type: 'email' }),
+          'OBD000100',
+        );
+        await same(
+          () => c.validate(A.accountKey, device, B.code),
+          () => c.validate(A.accountKey, missing, B.code),
+          'OBD000100',
+        );
+        await same(
+          () => c.query(A.accountKey, device),
+          () => c.query(A.accountKey, missing),
+          'OBD000100',
+        );
+        await same(
+          () => c.disable(A.accountKey, device),
+          () => c.disable(A.accountKey, missing),
+          'OBD000100',
+        );
       }
     });
   });
@@ -108,13 +162,21 @@ describe("isolation: a client can neither read nor act on another client's accou
     const body = (cpf: string) => ({ device_key: randomUUID(), session_id: randomUUID(), tfa_info: { approver_document_number: cpf, contact_type: 'sms' } });
     await unchanged(stack, [B, A], async () => {
       const stranger = B.approver.document_number === '12345678901' ? '10987654321' : '12345678901';
-      await same(() => c.createDevice(A.accountKey, body(B.approver.document_number)), () => c.createDevice(A.accountKey, body(stranger)), 'OBD000090');
+      await same(
+        () => c.createDevice(A.accountKey, body(B.approver.document_number)),
+        () => c.createDevice(A.accountKey, body(stranger)),
+        'OBD000090',
+      );
     });
   });
 
   it("a device key B uses: A gets a device of its own (202), as with a new key; B's devices are untouched and both live on independently", async () => {
     const c = A.client;
-    const body = (key: string) => ({ device_key: key, session_id: randomUUID(), tfa_info: { approver_document_number: A.approver.document_number, contact_type: 'email' } });
+    const body = (key: string) => ({
+      device_key: key,
+      session_id: randomUUID(),
+      tfa_info: { approver_document_number: A.approver.document_number, contact_type: 'email' },
+    });
     const bState = async () => ({
       views: await Promise.all(bDevices().map(async (k) => (await B.client.query(B.accountKey, k)).body)),
       stored: await Promise.all(bDevices().map((k) => stack.redis.hgetall(stack.keys.device(B.accountKey, k)))),
@@ -133,7 +195,10 @@ describe("isolation: a client can neither read nor act on another client's accou
 
     // A's device with B's pending key takes A's code; B's device with the same key still waits for B's.
     const mail = await stack.ses.waitForMessages(mailsBefore + 1 + bDevices().length, 10_000);
-    const codes = mail.slice(mailsBefore).filter((m) => m.to.includes(A.approver.email)).map((m) => codeIn(m.body));
+    const codes = mail
+      .slice(mailsBefore)
+      .filter((m) => m.to.includes(A.approver.email))
+      .map((m) => codeIn(m.body));
     let registered = false;
     for (const code of codes) registered ||= (await c.validate(A.accountKey, B.deviceKey, code)).status === 201;
     expect(registered).toBe(true);

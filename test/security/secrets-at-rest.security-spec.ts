@@ -110,7 +110,10 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     // 2. E-mail create, two resends inside the coalescing window (one send), then by SMS; registered, then disabled.
     const b = await track(await pendingDevice(stack, 'email', 'ed25519'));
     await keyExpired(stack, coalesceKey(stack, b)); // out of the creation's 1 s window
-    const [r1, r2] = await Promise.all([signed(b, 'PATCH', `${base(b)}/resend_token`), signed(b, 'PATCH', `${base(b)}/resend_token`, JSON.stringify({ contact_type: 'email' }))]);
+    const [r1, r2] = await Promise.all([
+      signed(b, 'PATCH', `${base(b)}/resend_token`),
+      signed(b, 'PATCH', `${base(b)}/resend_token`, JSON.stringify({ contact_type: 'email' })),
+    ]);
     expect([r1.status, r2.status]).toEqual([202, 202]);
     await settle(b);
     expect((await signed(b, 'PATCH', `${base(b)}/resend_token`, JSON.stringify({ contact_type: 'sms' }))).status).toBe(202);
@@ -120,10 +123,14 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     expect((await signed(b, 'DELETE', `${base(b)}/disable`)).status).toBe(200);
 
     // 3. Provider faults quoting the recipient: Twilio refuses the number for good; SES fails once, then delivers.
-    const c = await stack.newDevice('sms', 'p256', (ap) => stack.twilio.failNext(1, twilioError(400, 21211, `The 'To' number ${ap.phone_number} is not a valid phone number.`)));
+    const c = await stack.newDevice('sms', 'p256', (ap) =>
+      stack.twilio.failNext(1, twilioError(400, 21211, `The 'To' number ${ap.phone_number} is not a valid phone number.`)),
+    );
     await track({ ...c, code: '' });
     expect(await settle(c)).toBe('failed');
-    const d = await stack.newDevice('email', 'p256', (ap) => stack.ses.failNext(1, sesError(500, 'InternalFailure', `Internal failure sending to ${ap.email}`)));
+    const d = await stack.newDevice('email', 'p256', (ap) =>
+      stack.ses.failNext(1, sesError(500, 'InternalFailure', `Internal failure sending to ${ap.email}`)),
+    );
     await track({ ...d, code: '' });
     expect(await settle(d)).toBe('completed');
 
@@ -139,7 +146,10 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     expect(await settle(f)).toBe('failed');
     const fJob = (await f.client.query(f.accountKey, f.deviceKey)).body.token_dispatch.dispatch_id as string;
     // As the board's own page sends it: a change needs a same-origin Origin.
-    const retry = await http(`${stack.apiUrl}/admin/queues/api/queues/token-dispatch/${fJob}/retry`, { method: 'PUT', headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}`, origin: stack.apiUrl } });
+    const retry = await http(`${stack.apiUrl}/admin/queues/api/queues/token-dispatch/${fJob}/retry`, {
+      method: 'PUT',
+      headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}`, origin: stack.apiUrl },
+    });
     if (retry.status !== 204) await (await probe.job(fJob))!.retry('failed'); // no dashboard in this tree: what its button calls
     expect(await settle(f)).toBe('completed');
 
@@ -171,9 +181,20 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
 
     // 8. Delivery receipts carrying the phone number: one signed by "Twilio", one forged.
     const smsSid = stack.twilio.messages.find((m) => m.to === a.approver.phone_number)!.sid;
-    const fields = { AccountSid: FAKE_TWILIO_ACCOUNT_SID, MessageSid: smsSid, MessageStatus: 'delivered', To: a.approver.phone_number, From: '+15005550006', ApiVersion: '2010-04-01' };
+    const fields = {
+      AccountSid: FAKE_TWILIO_ACCOUNT_SID,
+      MessageSid: smsSid,
+      MessageStatus: 'delivered',
+      To: a.approver.phone_number,
+      From: '+15005550006',
+      ApiVersion: '2010-04-01',
+    };
     const post = (signature: string) =>
-      http(`${stack.apiUrl}/webhooks/twilio/status`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature }, body: new URLSearchParams(fields).toString() });
+      http(`${stack.apiUrl}/webhooks/twilio/status`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': signature },
+        body: new URLSearchParams(fields).toString(),
+      });
     expect((await post(twilioSignature(FAKE_TWILIO_AUTH_TOKEN, CALLBACK_URL, fields))).status).toBe(204);
     expect((await post('Zm9yZ2VkIHNpZ25hdHVyZQ==')).status).toBe(403);
 
@@ -181,7 +202,18 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     const stranger = newApprover();
     approvers.push(stranger);
     expect(
-      (await signed(g, 'POST', `/account/${g.accountKey}/device`, JSON.stringify({ device_key: stranger.email, session_id: stranger.phone_number, tfa_info: { approver_document_number: stranger.document_number, contact_type: g.code } }))).status,
+      (
+        await signed(
+          g,
+          'POST',
+          `/account/${g.accountKey}/device`,
+          JSON.stringify({
+            device_key: stranger.email,
+            session_id: stranger.phone_number,
+            tfa_info: { approver_document_number: stranger.document_number, contact_type: g.code },
+          }),
+        )
+      ).status,
     ).toBe(400);
     const bad = Buffer.concat([Buffer.from(`{"token":"${g.code}","to":"${stranger.phone_number}`), Buffer.from([0xff]), Buffer.from('"}')]);
     const badHeaders = await g.client.headersFor('PUT', `${base(g)}/validate`, bad.toString('latin1'));
@@ -190,14 +222,29 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     // 10. Credentials that are other secrets, on every surface; the right ones on the admin API, dashboard and metrics.
     for (const secret of [ADMIN_TOKEN, TOKEN_HASH_SECRET, METRICS_TOKEN, BOARD_PASSWORD, AWS_SECRET]) {
       await http(`${stack.apiUrl}${base(g)}`, { method: 'GET', headers: { 'API-CLIENT-KEY': g.client.clientKey, AUTHORIZATION: secret } });
-      await http(`${stack.apiUrl}/internal/clients/${randomUUID()}`, { method: 'PUT', headers: { authorization: `Bearer ${secret}x`, 'content-type': 'application/json' }, body: '{}' });
+      await http(`${stack.apiUrl}/internal/clients/${randomUUID()}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${secret}x`, 'content-type': 'application/json' },
+        body: '{}',
+      });
       await http(`${stack.apiUrl}/admin/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from(`ops:${secret}x`).toString('base64')}` } });
       await http(`${stack.apiUrl}/metrics`, { headers: { authorization: `Bearer ${secret}x` } });
     }
     const extra = newApprover();
     approvers.push(extra);
-    expect((await stack.admin.put(`/internal/accounts/${g.accountKey}`, { client_key: g.client.clientKey, status: 'active', kind: 'regular', approvers: [g.approver, extra] })).status).toBe(200);
-    await http(`${stack.apiUrl}/admin/queues/api/queues?activeQueue=token-dispatch&status=failed`, { headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}` } });
+    expect(
+      (
+        await stack.admin.put(`/internal/accounts/${g.accountKey}`, {
+          client_key: g.client.clientKey,
+          status: 'active',
+          kind: 'regular',
+          approvers: [g.approver, extra],
+        })
+      ).status,
+    ).toBe(200);
+    await http(`${stack.apiUrl}/admin/queues/api/queues?activeQueue=token-dispatch&status=failed`, {
+      headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}` },
+    });
     expect((await http(`${stack.apiUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
     expect((await http(`${stack.workerUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
 
@@ -229,18 +276,35 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     ['BOARD_PASSWORD', BOARD_PASSWORD],
     // A private key's body and every JWT (and its signature alone) that was sent.
     ...privateKeys.map((pem, n) => [`private key ${n}`, pem.split('\n')[1]] as [string, string]),
-    ...jwts.flatMap((jwt, n) => [[`jwt ${n}`, jwt], [`jwt signature ${n}`, jwt.split('.')[2]]] as [string, string][]),
+    ...jwts.flatMap(
+      (jwt, n) =>
+        [
+          [`jwt ${n}`, jwt],
+          [`jwt signature ${n}`, jwt.split('.')[2]],
+        ] as [string, string][],
+    ),
   ];
   const contacts = () => approvers.flatMap((ap) => [ap.phone_number, ap.phone_number.slice(1), ap.email, ap.email.toLowerCase()]);
 
   it('ran the flows it claims', () => {
     expect(codes.length).toBeGreaterThanOrEqual(15);
     const all = [...dump.values()].join('\n');
-    for (const marker of ['twilio_21211', 'ses_InternalFailure', 'twilio_20429', 'http_503', 'rejected', 'disabled', 'delivered']) expect({ marker, found: all.includes(marker) }).toEqual({ marker, found: true });
+    for (const marker of ['twilio_21211', 'ses_InternalFailure', 'twilio_20429', 'http_503', 'rejected', 'disabled', 'delivered'])
+      expect({ marker, found: all.includes(marker) }).toEqual({ marker, found: true });
     expect(jobsText.length).toBeGreaterThanOrEqual(devices.length + 5);
     expect(stack.workers.length).toBe(2);
-    figures.set('flows', { devices: devices.length, codes_sent: codes.length, provider_requests: stack.twilio.requests.length + stack.ses.requests.length, jwts_sent: jwts.length });
-    figures.set('scanned', { redis_keys: dump.size, redis_bytes: [...dump].reduce((n, [k, v]) => n + k.length + v.length, 0), jobs: jobsText.length, log_lines: logs.length });
+    figures.set('flows', {
+      devices: devices.length,
+      codes_sent: codes.length,
+      provider_requests: stack.twilio.requests.length + stack.ses.requests.length,
+      jwts_sent: jwts.length,
+    });
+    figures.set('scanned', {
+      redis_keys: dump.size,
+      redis_bytes: [...dump].reduce((n, [k, v]) => n + k.length + v.length, 0),
+      jobs: jobsText.length,
+      log_lines: logs.length,
+    });
   });
 
   it('no code that was sent, anywhere: Redis keys and values, jobs, logs', () => {

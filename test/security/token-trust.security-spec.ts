@@ -112,7 +112,12 @@ describe('the token cannot be had without the approver', () => {
   const board = (path: string, user = FULL_USER, init: RequestInit = {}): Promise<HttpResult> =>
     http(`${stack.apiUrl}/admin/queues${path}`, {
       ...init,
-      headers: { authorization: basic(user), origin: stack.apiUrl, 'content-type': 'application/json', ...(init.headers as Record<string, string> | undefined) },
+      headers: {
+        authorization: basic(user),
+        origin: stack.apiUrl,
+        'content-type': 'application/json',
+        ...(init.headers as Record<string, string> | undefined),
+      },
     });
 
   describe('the code cannot be computed from what anyone outside sees', () => {
@@ -191,20 +196,33 @@ describe('the token cannot be had without the approver', () => {
     });
 
     it.each([
-      ["its accountKey set to another account whose approver has the same CPF (the attack)", (d: Record<string, unknown>, t: { accountB: string }) => ({ ...d, accountKey: t.accountB })],
+      [
+        'its accountKey set to another account whose approver has the same CPF (the attack)',
+        (d: Record<string, unknown>, t: { accountB: string }) => ({ ...d, accountKey: t.accountB }),
+      ],
       ['its requestId changed', (d: Record<string, unknown>) => ({ ...d, requestId: randomUUID() })],
       ['its dispatchId changed', (d: Record<string, unknown>) => ({ ...d, dispatchId: randomUUID() })],
-      ['its data replaced by a channel and a device', (d: Record<string, unknown>) => ({ dispatchId: d.dispatchId, requestId: d.requestId, channel: 'email', deviceKey: randomUUID() })],
+      [
+        'its data replaced by a channel and a device',
+        (d: Record<string, unknown>) => ({ dispatchId: d.dispatchId, requestId: d.requestId, channel: 'email', deviceKey: randomUUID() }),
+      ],
     ])('a queued job edited on the dashboard with %s sends nothing, arms nothing, and is recorded as refused', async (_case, edit) => {
       const t = await twoAccountsOneCpf();
       await pause();
       const deviceKey = randomUUID();
-      const created = await t.a.createDevice(t.accountA, { device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: t.person.document_number, contact_type: 'sms' } });
+      const created = await t.a.createDevice(t.accountA, {
+        device_key: deviceKey,
+        session_id: randomUUID(),
+        tfa_info: { approver_document_number: t.person.document_number, contact_type: 'sms' },
+      });
       expect(created.status).toBe(202);
       const dispatchId: string = (await t.a.query(t.accountA, deviceKey)).body.token_dispatch.dispatch_id;
       const job = await board(`/api/queues/token-dispatch/${dispatchId}`);
       const data = job.body.job.data as Record<string, unknown>;
-      const edited = await board(`/api/queues/token-dispatch/${dispatchId}/update-data`, FULL_USER, { method: 'PATCH', body: JSON.stringify({ jobData: edit(data, t) }) });
+      const edited = await board(`/api/queues/token-dispatch/${dispatchId}/update-data`, FULL_USER, {
+        method: 'PATCH',
+        body: JSON.stringify({ jobData: edit(data, t) }),
+      });
       expect(edited.status).toBe(200);
       const sentBefore = stack.twilio.requests.length;
       await resume();
@@ -225,7 +243,15 @@ describe('the token cannot be had without the approver', () => {
       const t = await twoAccountsOneCpf();
       await pause();
       const deviceKey = randomUUID();
-      expect((await t.a.createDevice(t.accountA, { device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: t.person.document_number, contact_type: 'sms' } })).status).toBe(202);
+      expect(
+        (
+          await t.a.createDevice(t.accountA, {
+            device_key: deviceKey,
+            session_id: randomUUID(),
+            tfa_info: { approver_document_number: t.person.document_number, contact_type: 'sms' },
+          })
+        ).status,
+      ).toBe(202);
       const dispatch = (await t.a.query(t.accountA, deviceKey)).body.token_dispatch;
       const requestId = (await probe.job(dispatch.dispatch_id))!.data.requestId;
       const added = await board('/api/queues/token-dispatch/add', FULL_USER, {
@@ -256,7 +282,11 @@ describe('the token cannot be had without the approver', () => {
     const smsBefore = stack.twilio.messages.length;
     const mailBefore = stack.ses.messages.length;
     for (const [i, deviceKey] of deviceKeys.entries()) {
-      const res = await client.createDevice(accountKey, { device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: approver.document_number, contact_type: i % 2 ? 'email' : 'sms' } });
+      const res = await client.createDevice(accountKey, {
+        device_key: deviceKey,
+        session_id: randomUUID(),
+        tfa_info: { approver_document_number: approver.document_number, contact_type: i % 2 ? 'email' : 'sms' },
+      });
       expect(res.status).toBe(202);
     }
     await Promise.all([stack.twilio.waitForMessages(smsBefore + 9, 15_000), stack.ses.waitForMessages(mailBefore + 9, 15_000)]);
@@ -282,7 +312,9 @@ describe('the token cannot be had without the approver', () => {
 
     // Counted in a metric, logged as a warning with the account, never with a code.
     const metrics = await http(`${stack.apiUrl}/metrics`, {});
-    expect(metrics.text).toMatch(new RegExp(`device2fa_guess_limit_rejections_total\\{limit="per_approver"\\} ${90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay}\\b`));
+    expect(metrics.text).toMatch(
+      new RegExp(`device2fa_guess_limit_rejections_total\\{limit="per_approver"\\} ${90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay}\\b`),
+    );
     const budgetLines = () => stack.api.output.filter((l) => l.includes(accountKey) && l.includes('budget'));
     // Log lines are written in blocks, at least every 100 ms: wait (boundedly) for the last block.
     for (let waited = 0; budgetLines().length < 90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay && waited < 2_000; waited += 50) {
@@ -319,7 +351,11 @@ describe('the token cannot be had without the approver', () => {
       await directory.putAccount({ accountKey, clientKey: client.clientKey, status: 'active', kind: 'regular', approvers: [approver] });
       const deviceKey = randomUUID();
       const requestsBefore = stack.twilio.requests.length;
-      const res = await client.createDevice(accountKey, { device_key: deviceKey, session_id: randomUUID(), tfa_info: { approver_document_number: approver.document_number, contact_type: 'sms' } });
+      const res = await client.createDevice(accountKey, {
+        device_key: deviceKey,
+        session_id: randomUUID(),
+        tfa_info: { approver_document_number: approver.document_number, contact_type: 'sms' },
+      });
       expect(res.status).toBe(202);
       const dispatchId = (await client.query(accountKey, deviceKey)).body.token_dispatch.dispatch_id;
       expect(await probe.finished(dispatchId)).toBe('failed');

@@ -55,7 +55,9 @@ export class Figures {
     writeFileSync(join(dir, `${this.file}.json`), `${JSON.stringify({ ...own, ...this.details }, null, 2)}\n`);
 
     const summary: Record<string, unknown> = {};
-    for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    for (const name of readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .sort()) {
       try {
         summary[name.replace(/\.json$/, '')] = JSON.parse(readFileSync(join(dir, name), 'utf8'));
       } catch {

@@ -22,7 +22,9 @@ module.exports = async function globalSetup() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   await new Promise((resolve, reject) => {
-    child.once('error', (err) => reject(new Error(`No Redis at ${url} and redis-server could not be started (${err.message}). Start Redis or set TEST_REDIS_URL.`)));
+    child.once('error', (err) =>
+      reject(new Error(`No Redis at ${url} and redis-server could not be started (${err.message}). Start Redis or set TEST_REDIS_URL.`)),
+    );
     child.once('spawn', resolve);
   });
   await waitForRedis('127.0.0.1', port);

@@ -41,7 +41,9 @@ export async function startApi(config: ApiConfig): Promise<NestFastifyApplicatio
   // served before it is ready would get a 503 from a healthy system. Listen
   // once it is ready; if Redis is down, start anyway and answer 503/OBD000097
   // until it comes back, as at any other time.
-  await Promise.all([whenReady(app.get(REDIS), REDIS_READY_WAIT_MS), whenReady(app.get(QUEUE_REDIS), REDIS_READY_WAIT_MS)]).catch((err: Error) => logger.warn(`${err.message}; listening anyway`));
+  await Promise.all([whenReady(app.get(REDIS), REDIS_READY_WAIT_MS), whenReady(app.get(QUEUE_REDIS), REDIS_READY_WAIT_MS)]).catch((err: Error) =>
+    logger.warn(`${err.message}; listening anyway`),
+  );
   await app.listen(config.http.port, config.http.host);
   return app;
 }

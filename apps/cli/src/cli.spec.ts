@@ -47,7 +47,7 @@ describe('the admin token the CLI sends', () => {
     writeFileSync(join(root, '.local', 'dev-secrets.env'), `# generated\nADMIN_TOKEN=${token}\nTOKEN_HASH_SECRET=x\n`, { mode: 0o600 });
   };
 
-  it("is ADMIN_TOKEN when set, else the one npm start generated for this checkout", () => {
+  it('is ADMIN_TOKEN when set, else the one npm start generated for this checkout', () => {
     const generated = `dev-generated-${randomBytes(32).toString('hex')}`;
     const own = randomBytes(24).toString('hex');
     writeDevSecrets(generated);

@@ -35,7 +35,10 @@ function reportApiError(error: ApiResponseError, env: CliEnv): void {
   err(`error: ${error.message}`);
   err(formatBody(error.response.body));
   if (error.response.status === 401 && error.what.includes('/internal/')) {
-    const from = env.adminTokenSource === 'dev-secrets-file' ? `the one in ${displayPath(env.devSecretsFile)}, which npm start uses unless ADMIN_TOKEN is set` : 'ADMIN_TOKEN';
+    const from =
+      env.adminTokenSource === 'dev-secrets-file'
+        ? `the one in ${displayPath(env.devSecretsFile)}, which npm start uses unless ADMIN_TOKEN is set`
+        : 'ADMIN_TOKEN';
     err(`hint: the admin token was refused (${from}); set ADMIN_TOKEN to the value the api runs with.`);
   }
 }

@@ -55,7 +55,11 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
     // interval, whichever worker takes it. Not awaited: with Redis down the
     // worker starts anyway, and the call goes through when Redis is back.
     this.repairs
-      .upsertJobScheduler(SCHEDULER_ID, { every: this.config.worker.repairIntervalMs }, { name: 'repair', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } })
+      .upsertJobScheduler(
+        SCHEDULER_ID,
+        { every: this.config.worker.repairIntervalMs },
+        { name: 'repair', opts: { removeOnComplete: true, removeOnFail: { count: 100 } } },
+      )
       .catch((err: Error) => this.logger.error(`could not schedule the repair of pending dispatches: ${err.message}`));
     this.worker.run().catch((err: Error) => this.logger.error(`repair worker stopped: ${err.message}`));
   }

@@ -37,9 +37,7 @@ import { APP_CONFIG } from './worker.tokens';
 /** Waits between attempts to record a send the provider accepted (about 8 s in all). */
 const RECORD_RETRY_WAITS_MS = [250, 500, 1_000, 2_000, 4_000];
 
-export type SendTokenResult =
-  | { outcome: 'sent'; provider: string; provider_message_id: string }
-  | { outcome: 'skipped'; reason: string };
+export type SendTokenResult = { outcome: 'sent'; provider: string; provider_message_id: string } | { outcome: 'skipped'; reason: string };
 
 /** A job refused because its data disagrees with the store (edited or forged): it never runs again. */
 export class RefusedJobError extends UnrecoverableError {
@@ -98,7 +96,13 @@ export class SendTokenHandler {
       case 'approver_missing':
       case 'country_not_allowed':
         // Recorded on the dispatch as failed by the script.
-        this.logger.warn(log(armed.outcome === 'approver_missing' ? 'failed: the approver is no longer registered on the account' : 'failed: SMS to a country calling code not allowed (SMS_ALLOWED_COUNTRY_CODES)'));
+        this.logger.warn(
+          log(
+            armed.outcome === 'approver_missing'
+              ? 'failed: the approver is no longer registered on the account'
+              : 'failed: SMS to a country calling code not allowed (SMS_ALLOWED_COUNTRY_CODES)',
+          ),
+        );
         throw new UnrecoverableError(armed.outcome);
       default:
         this.logger.log(log(`skipped: ${armed.outcome}`));
@@ -127,7 +131,11 @@ export class SendTokenHandler {
       await this.devices.markFailure(dispatchId, final ? 'failed' : 'retrying', errorCode, attempt).catch((recordErr: unknown) => {
         this.logger.warn(log(`could not record the failure on the dispatch (${recordErr instanceof Error ? recordErr.name : 'error'}: store unavailable)`));
       });
-      this.logger.warn(log(`${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts ?? 1}, ${errorCode}${final ? ', giving up' : ', will retry'})`));
+      this.logger.warn(
+        log(
+          `${channel} to ${masked} via ${sender.provider} failed (attempt ${attempt}/${maxAttempts ?? 1}, ${errorCode}${final ? ', giving up' : ', will retry'})`,
+        ),
+      );
       if (permanent) throw new UnrecoverableError(errorCode);
       if (err instanceof TransientSendError) throw err;
       // Unknown failures are retried too, but without their text, which could echo request data.

@@ -69,8 +69,17 @@ export class WorkerModule {
         ...observability.providers,
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DeviceRepository, inject: [STORE, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
-        { provide: SMS_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedSmsSender(createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }), m) },
-        { provide: EMAIL_SENDER, inject: [WorkerMetrics], useFactory: (m: WorkerMetrics) => timedEmailSender(createEmailSender(config.email, config.providerTimeoutMs), m) },
+        {
+          provide: SMS_SENDER,
+          inject: [WorkerMetrics],
+          useFactory: (m: WorkerMetrics) =>
+            timedSmsSender(createSmsSender(config.sms, config.providerTimeoutMs, { statusCallbackUrl: config.twilioStatusCallbackUrl }), m),
+        },
+        {
+          provide: EMAIL_SENDER,
+          inject: [WorkerMetrics],
+          useFactory: (m: WorkerMetrics) => timedEmailSender(createEmailSender(config.email, config.providerTimeoutMs), m),
+        },
         SendTokenHandler,
         { provide: DISPATCH_PROCESSOR, useClass: dispatchProcessor(dispatchWorkerOptions(config)) },
         RepairProcessor,

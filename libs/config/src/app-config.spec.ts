@@ -59,17 +59,28 @@ describe('loadConfig', () => {
   });
 
   it('uses Twilio and SES when they are configured', () => {
-    const c = loadConfig({
-      ...testEnv(),
-      TWILIO_ACCOUNT_SID: 'AC1',
-      TWILIO_AUTH_TOKEN: 'secret',
-      TWILIO_FROM_NUMBER: '+15005550006',
-      TWILIO_API_URL: 'http://127.0.0.1:4010',
-      SES_FROM_ADDRESS: 'no-reply@example.com',
-      SES_ENDPOINT: 'http://127.0.0.1:4020',
-      AWS_REGION: 'sa-east-1',
-    }, 'worker');
-    expect(c.sms).toEqual({ kind: 'twilio', accountSid: 'AC1', authToken: 'secret', fromNumber: '+15005550006', apiUrl: 'http://127.0.0.1:4010', caBundlePath: undefined, httpProxy: undefined });
+    const c = loadConfig(
+      {
+        ...testEnv(),
+        TWILIO_ACCOUNT_SID: 'AC1',
+        TWILIO_AUTH_TOKEN: 'secret',
+        TWILIO_FROM_NUMBER: '+15005550006',
+        TWILIO_API_URL: 'http://127.0.0.1:4010',
+        SES_FROM_ADDRESS: 'no-reply@example.com',
+        SES_ENDPOINT: 'http://127.0.0.1:4020',
+        AWS_REGION: 'sa-east-1',
+      },
+      'worker',
+    );
+    expect(c.sms).toEqual({
+      kind: 'twilio',
+      accountSid: 'AC1',
+      authToken: 'secret',
+      fromNumber: '+15005550006',
+      apiUrl: 'http://127.0.0.1:4010',
+      caBundlePath: undefined,
+      httpProxy: undefined,
+    });
     expect(c.email).toEqual({ kind: 'ses', fromAddress: 'no-reply@example.com', region: 'sa-east-1', endpoint: 'http://127.0.0.1:4020' });
   });
 
@@ -77,7 +88,8 @@ describe('loadConfig', () => {
     const api = messageOf({ NODE_ENV: 'production' }, 'api');
     for (const name of ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_USERNAME', 'BOARD_PASSWORD']) expect(api).toContain(name);
     const worker = messageOf({ NODE_ENV: 'production' }, 'worker');
-    for (const name of ['TOKEN_HASH_SECRET', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER', 'SES_FROM_ADDRESS']) expect(worker).toContain(name);
+    for (const name of ['TOKEN_HASH_SECRET', 'TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM_NUMBER', 'SES_FROM_ADDRESS'])
+      expect(worker).toContain(name);
   });
 
   it('validates only the settings each app reads: the api needs no provider, the worker no api setting', () => {
@@ -103,13 +115,25 @@ describe('loadConfig', () => {
   });
 
   it('passes Twilio a CA bundle and a proxy when given', () => {
-    const twilio = { TWILIO_ACCOUNT_SID: 'AC1', TWILIO_AUTH_TOKEN: 't', TWILIO_FROM_NUMBER: '+15005550006', TWILIO_CA_BUNDLE: '/etc/ssl/corp.pem', HTTP_PROXY: 'http://proxy:3128' };
-    expect(loadConfig({ ...testEnv(), ...twilio }, 'worker').sms).toMatchObject({ kind: 'twilio', caBundlePath: '/etc/ssl/corp.pem', httpProxy: 'http://proxy:3128' });
+    const twilio = {
+      TWILIO_ACCOUNT_SID: 'AC1',
+      TWILIO_AUTH_TOKEN: 't',
+      TWILIO_FROM_NUMBER: '+15005550006',
+      TWILIO_CA_BUNDLE: '/etc/ssl/corp.pem',
+      HTTP_PROXY: 'http://proxy:3128',
+    };
+    expect(loadConfig({ ...testEnv(), ...twilio }, 'worker').sms).toMatchObject({
+      kind: 'twilio',
+      caBundlePath: '/etc/ssl/corp.pem',
+      httpProxy: 'http://proxy:3128',
+    });
   });
 
   it('rejects malformed values with the variable named', () => {
     expect(() => loadConfig(testEnv({ PORT: 'eighty' }), 'api')).toThrow(/PORT/);
-    expect(() => loadConfig(testEnv({ TWILIO_API_URL: 'not a url', TWILIO_ACCOUNT_SID: 'a', TWILIO_AUTH_TOKEN: 'b', TWILIO_FROM_NUMBER: 'c' }), 'worker')).toThrow(/TWILIO_API_URL/);
+    expect(() =>
+      loadConfig(testEnv({ TWILIO_API_URL: 'not a url', TWILIO_ACCOUNT_SID: 'a', TWILIO_AUTH_TOKEN: 'b', TWILIO_FROM_NUMBER: 'c' }), 'worker'),
+    ).toThrow(/TWILIO_API_URL/);
     expect(() => loadConfig(testEnv({ TOKEN_HASH_SECRET: 'short' }), 'api')).toThrow(/TOKEN_HASH_SECRET/);
     expect(() => loadConfig(testEnv({ TWILIO_ACCOUNT_SID: 'AC1' }), 'worker')).toThrow(/TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER/);
     expect(() => loadConfig(testEnv({ TOKEN_ALPHABET: 'aab' }), 'api')).toThrow(/TOKEN_ALPHABET/);
@@ -117,7 +141,10 @@ describe('loadConfig', () => {
 
   it("reads the worker's job lock and stalled-job check (BullMQ's 30 s defaults unless set)", () => {
     expect(loadConfig(testEnv(), 'worker').worker).toMatchObject({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
-    expect(loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '4000', WORKER_STALLED_INTERVAL_MS: '1000' }), 'worker').worker).toMatchObject({ lockDurationMs: 4000, stalledIntervalMs: 1000 });
+    expect(loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '4000', WORKER_STALLED_INTERVAL_MS: '1000' }), 'worker').worker).toMatchObject({
+      lockDurationMs: 4000,
+      stalledIntervalMs: 1000,
+    });
     expect(() => loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '10' }), 'worker')).toThrow(/WORKER_LOCK_DURATION_MS/);
   });
 
@@ -140,13 +167,26 @@ describe('Redis topology settings', () => {
 
   it('parses sentinel nodes and the master name', () => {
     const c = loadConfig(testEnv({ REDIS_MODE: 'sentinel', REDIS_SENTINELS: 's1:26379, s2:26380', REDIS_SENTINEL_NAME: 'tokens' }), 'api');
-    expect(c.redis.topology).toEqual({ mode: 'sentinel', name: 'tokens', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }] });
+    expect(c.redis.topology).toEqual({
+      mode: 'sentinel',
+      name: 'tokens',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26380 },
+      ],
+    });
   });
 
   it('requires cluster nodes and a hash-tag prefix in cluster mode', () => {
     expect(() => loadConfig(testEnv({ REDIS_MODE: 'cluster' }), 'api')).toThrow(/REDIS_CLUSTER_NODES: required[\s\S]*REDIS_KEY_PREFIX: must be a hash tag/);
     const c = loadConfig(testEnv({ REDIS_MODE: 'cluster', REDIS_CLUSTER_NODES: 'c1:7000,c2:7001', REDIS_KEY_PREFIX: '{dts}' }), 'api');
-    expect(c.redis.topology).toEqual({ mode: 'cluster', nodes: [{ host: 'c1', port: 7000 }, { host: 'c2', port: 7001 }] });
+    expect(c.redis.topology).toEqual({
+      mode: 'cluster',
+      nodes: [
+        { host: 'c1', port: 7000 },
+        { host: 'c2', port: 7001 },
+      ],
+    });
   });
 
   it('rejects malformed node lists and half-set dashboard users', () => {
@@ -171,7 +211,9 @@ describe('modes: only development and test leave production rules', () => {
     expect(problemsOf({ NODE_ENV: nodeEnv, ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret() }, 'api')).toEqual(
       expect.arrayContaining([expect.stringMatching(/^BOARD_USERNAME: required/)]),
     );
-    expect(problemsOf({ NODE_ENV: nodeEnv, TOKEN_HASH_SECRET: secret() }, 'worker')).toEqual(expect.arrayContaining([expect.stringMatching(/^SES_FROM_ADDRESS: required/)]));
+    expect(problemsOf({ NODE_ENV: nodeEnv, TOKEN_HASH_SECRET: secret() }, 'worker')).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^SES_FROM_ADDRESS: required/)]),
+    );
   });
 
   it.each(['development', 'test'] as const)('NODE_ENV=%s is its own mode: the outbox, no dashboard user required', (mode) => {
@@ -187,7 +229,9 @@ describe('modes: only development and test leave production rules', () => {
     expect(describeMode({ mode: 'production', nodeEnv: 'staging' })).toBe('mode production (NODE_ENV=staging)');
     expect(describeMode({ mode: 'development', nodeEnv: 'development' })).toBe('mode development (NODE_ENV=development)');
     expect(describeMode({ mode: 'production', nodeEnv: 'a b' })).toBe('mode production (NODE_ENV="a b")');
-    expect(messageOf({}, 'api')).toMatch(/^Invalid configuration for the api \(mode production \(NODE_ENV unset\); only development and test are not production\)/);
+    expect(messageOf({}, 'api')).toMatch(
+      /^Invalid configuration for the api \(mode production \(NODE_ENV unset\); only development and test are not production\)/,
+    );
   });
 });
 
@@ -205,8 +249,12 @@ describe('each app requires the secrets it uses, in every mode', () => {
       expect(problemAbout(problems, name)).toEqual([expect.stringMatching(new RegExp(`^${name}: required`))]);
     }
     // Half a dashboard user: the missing half is named.
-    expect(problemAbout(problemsOf(productionEnv({ BOARD_PASSWORD: undefined }), 'api'), 'BOARD_PASSWORD')).toEqual([expect.stringMatching(/required in production/)]);
-    expect(problemAbout(problemsOf(productionEnv({ BOARD_USERNAME: undefined }), 'api'), 'BOARD_USERNAME')).toEqual([expect.stringMatching(/required in production/)]);
+    expect(problemAbout(problemsOf(productionEnv({ BOARD_PASSWORD: undefined }), 'api'), 'BOARD_PASSWORD')).toEqual([
+      expect.stringMatching(/required in production/),
+    ]);
+    expect(problemAbout(problemsOf(productionEnv({ BOARD_USERNAME: undefined }), 'api'), 'BOARD_USERNAME')).toEqual([
+      expect.stringMatching(/required in production/),
+    ]);
   });
 
   it('the worker needs TOKEN_HASH_SECRET only: no admin token, no dashboard user', () => {
@@ -247,9 +295,16 @@ describe('production refuses known and weak secrets, naming the variable and nev
 
   it('refuses the old development defaults and the e2e harness constants by name', () => {
     expect(PUBLISHED_SECRETS).toEqual(
-      expect.arrayContaining(['local-admin-token-change-me', 'local-token-hash-secret-change-me-0123456789', 'e2e-admin-token-0123456789abcdef', 'e2e-token-hash-secret-0123456789abcdef']),
+      expect.arrayContaining([
+        'local-admin-token-change-me',
+        'local-token-hash-secret-change-me-0123456789',
+        'e2e-admin-token-0123456789abcdef',
+        'e2e-token-hash-secret-0123456789abcdef',
+      ]),
     );
-    expect(problemsOf(productionEnv({ ADMIN_TOKEN: 'LOCAL-ADMIN-TOKEN-CHANGE-ME' }), 'api')).toEqual([expect.stringMatching(/^ADMIN_TOKEN: is a value published/)]);
+    expect(problemsOf(productionEnv({ ADMIN_TOKEN: 'LOCAL-ADMIN-TOKEN-CHANGE-ME' }), 'api')).toEqual([
+      expect.stringMatching(/^ADMIN_TOKEN: is a value published/),
+    ]);
   });
 
   it('refuses any value containing change-me', () => {
@@ -268,7 +323,9 @@ describe('production refuses known and weak secrets, naming the variable and nev
       expect(problemAbout(problemsOf(env, 'api'), name)).toEqual([expect.stringMatching(/generated by `npm start`/)]);
       expect(messageOf(env, 'api')).not.toContain(value);
     }
-    expect(problemsOf(productionEnv({ TOKEN_HASH_SECRET: `${GENERATED_SECRET_MARKER}${secret(64)}` }), 'worker')).toEqual([expect.stringMatching(/^TOKEN_HASH_SECRET: is a development secret generated/)]);
+    expect(problemsOf(productionEnv({ TOKEN_HASH_SECRET: `${GENERATED_SECRET_MARKER}${secret(64)}` }), 'worker')).toEqual([
+      expect.stringMatching(/^TOKEN_HASH_SECRET: is a development secret generated/),
+    ]);
   });
 
   it.each([
@@ -279,26 +336,41 @@ describe('production refuses known and weak secrets, naming the variable and nev
     ['BOARD_READONLY_PASSWORD', 12],
   ] as const)('%s needs at least %i characters', (name, min) => {
     const short = secret(min - 1);
-    expect(problemAbout(problemsOf(withSecret(name, short), 'api'), name)).toEqual([`${name}: must be at least ${min} characters${name === 'TOKEN_HASH_SECRET' ? '' : ' in production'}`]);
+    expect(problemAbout(problemsOf(withSecret(name, short), 'api'), name)).toEqual([
+      `${name}: must be at least ${min} characters${name === 'TOKEN_HASH_SECRET' ? '' : ' in production'}`,
+    ]);
     expect(messageOf(withSecret(name, short), 'api')).not.toContain(short);
     expect(() => loadConfig(withSecret(name, secret(min)), 'api')).not.toThrow();
   });
 
   it('keeps TOKEN_HASH_SECRET at 32 characters in every mode; the other minimums are production rules', () => {
     expect(problemsOf(testEnv({ TOKEN_HASH_SECRET: secret(31) }), 'worker')).toEqual(['TOKEN_HASH_SECRET: must be at least 32 characters']);
-    expect(problemsOf({ NODE_ENV: 'development', ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret(31) }, 'api')).toEqual(['TOKEN_HASH_SECRET: must be at least 32 characters']);
+    expect(problemsOf({ NODE_ENV: 'development', ADMIN_TOKEN: secret(), TOKEN_HASH_SECRET: secret(31) }, 'api')).toEqual([
+      'TOKEN_HASH_SECRET: must be at least 32 characters',
+    ]);
     expect(() => loadConfig(testEnv({ ADMIN_TOKEN: 'short', METRICS_TOKEN: 'short', BOARD_USERNAME: 'ops', BOARD_PASSWORD: 'pw' }), 'api')).not.toThrow();
   });
 
   it('lists every refusal at once', () => {
-    const problems = problemsOf(productionEnv({ ADMIN_TOKEN: 'e2e-admin-token-0123456789abcdef', TOKEN_HASH_SECRET: secret(10), BOARD_PASSWORD: 'short', METRICS_TOKEN: `${GENERATED_SECRET_MARKER}${secret()}` }), 'api');
+    const problems = problemsOf(
+      productionEnv({
+        ADMIN_TOKEN: 'e2e-admin-token-0123456789abcdef',
+        TOKEN_HASH_SECRET: secret(10),
+        BOARD_PASSWORD: 'short',
+        METRICS_TOKEN: `${GENERATED_SECRET_MARKER}${secret()}`,
+      }),
+      'api',
+    );
     expect(problems.map((p) => p.slice(0, p.indexOf(':')))).toEqual(['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'METRICS_TOKEN', 'BOARD_PASSWORD']);
   });
 });
 
 describe('outside production, published and generated secrets are accepted and generated ones are reported', () => {
   it('the test suite runs on its published constants', () => {
-    expect(loadConfig({ NODE_ENV: 'test', ADMIN_TOKEN: 'e2e-admin-token-0123456789abcdef', TOKEN_HASH_SECRET: 'e2e-token-hash-secret-0123456789abcdef' }, 'api').generatedSecrets).toEqual([]);
+    expect(
+      loadConfig({ NODE_ENV: 'test', ADMIN_TOKEN: 'e2e-admin-token-0123456789abcdef', TOKEN_HASH_SECRET: 'e2e-token-hash-secret-0123456789abcdef' }, 'api')
+        .generatedSecrets,
+    ).toEqual([]);
   });
 
   it("names (never shows) the generated secrets in use, for each app's own secrets", () => {
@@ -306,7 +378,9 @@ describe('outside production, published and generated secrets are accepted and g
     const env = { NODE_ENV: 'development', ADMIN_TOKEN: generated(), TOKEN_HASH_SECRET: generated(), BOARD_USERNAME: 'dev', BOARD_PASSWORD: generated() };
     const api = loadConfig(env, 'api');
     expect(api.generatedSecrets).toEqual(['ADMIN_TOKEN', 'TOKEN_HASH_SECRET', 'BOARD_PASSWORD']);
-    expect(startupLine(api)).toBe('mode development (NODE_ENV=development); generated development secrets in use: ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD (from npm start)');
+    expect(startupLine(api)).toBe(
+      'mode development (NODE_ENV=development); generated development secrets in use: ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD (from npm start)',
+    );
     expect(loadConfig(env, 'worker').generatedSecrets).toEqual(['TOKEN_HASH_SECRET']);
     expect(startupLine(loadConfig(productionEnv(), 'api'))).toBe('mode production (NODE_ENV unset); no generated secret in use');
   });

@@ -25,7 +25,10 @@ const optionalUrl = optionalString.pipe(z.url().optional());
 const SharedEnv = z.object({
   NODE_ENV: optionalString,
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.{}-]+$/).default('dts'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.{}-]+$/)
+    .default('dts'),
   REDIS_COMMAND_TIMEOUT_MS: int(500, 50),
   REDIS_MODE: z.enum(['standalone', 'sentinel', 'cluster']).default('standalone'),
   REDIS_SENTINELS: optionalString,
@@ -41,7 +44,12 @@ const SharedEnv = z.object({
   SMS_ALLOWED_COUNTRY_CODES: z
     .string()
     .default('55')
-    .transform((v) => v.split(',').map((c) => c.trim().replace(/^\+/, '')).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((c) => c.trim().replace(/^\+/, ''))
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().regex(/^[1-9]\d{0,2}$/, 'country calling codes are 1 to 3 digits')).min(1, 'list at least one country calling code')),
   // The api gives each send job its attempts and backoff; the worker runs them.
   DISPATCH_ATTEMPTS: int(6, 1),
@@ -94,9 +102,7 @@ const WorkerEnv = SharedEnv.extend({
   SES_ENDPOINT: optionalUrl,
   AWS_REGION: z.string().default('us-east-1'),
   OUTBOX_PATH: z.string().default('.outbox/messages.log'),
-  SMS_TEMPLATE: z
-    .string()
-    .default('Seu código de aprovação de dispositivo é {code}. Ele expira em {minutes} minutos. Não compartilhe este código.'),
+  SMS_TEMPLATE: z.string().default('Seu código de aprovação de dispositivo é {code}. Ele expira em {minutes} minutos. Não compartilhe este código.'),
   EMAIL_SUBJECT: z.string().default('Código de aprovação de dispositivo'),
   EMAIL_TEMPLATE: z
     .string()
@@ -126,9 +132,7 @@ export type SmsTransportConfig =
     }
   | { kind: 'outbox'; path: string };
 
-export type EmailTransportConfig =
-  | { kind: 'ses'; fromAddress: string; region: string; endpoint?: string }
-  | { kind: 'outbox'; path: string };
+export type EmailTransportConfig = { kind: 'ses'; fromAddress: string; region: string; endpoint?: string } | { kind: 'outbox'; path: string };
 
 export type RedisTopology =
   | { mode: 'standalone' }
@@ -231,9 +235,10 @@ export function describeMode(config: Pick<SharedConfig, 'mode' | 'nodeEnv'>): st
 
 /** The start-up line: the mode, where it came from, and which generated development secrets (names only) are in use. */
 export function startupLine(config: Pick<SharedConfig, 'mode' | 'nodeEnv' | 'generatedSecrets'>): string {
-  const generated = config.generatedSecrets.length === 0
-    ? 'no generated secret in use'
-    : `generated development secrets in use: ${config.generatedSecrets.join(', ')} (from npm start)`;
+  const generated =
+    config.generatedSecrets.length === 0
+      ? 'no generated secret in use'
+      : `generated development secrets in use: ${config.generatedSecrets.join(', ')} (from npm start)`;
   return `${describeMode(config)}; ${generated}`;
 }
 
@@ -266,7 +271,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
   const mode = modeOf(nodeEnv);
   const production = mode === 'production';
   const heading = `Invalid configuration for the ${app} (${describeMode({ mode, nodeEnv })}${production ? '; only development and test are not production' : ''})`;
-  const fail = (issues: z.core.$ZodIssue[]) => new ConfigError(issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`), heading);
+  const fail = (issues: z.core.$ZodIssue[]) =>
+    new ConfigError(
+      issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`),
+      heading,
+    );
 
   // Each app validates only what it reads: a setting of the other app's is not looked at.
   const problems: string[] = [];
@@ -290,7 +299,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
       }
       return { username: user, password };
     };
-    const board = { full: pair(e.BOARD_USERNAME, e.BOARD_PASSWORD, 'BOARD'), readOnly: pair(e.BOARD_READONLY_USERNAME, e.BOARD_READONLY_PASSWORD, 'BOARD_READONLY') };
+    const board = {
+      full: pair(e.BOARD_USERNAME, e.BOARD_PASSWORD, 'BOARD'),
+      readOnly: pair(e.BOARD_READONLY_USERNAME, e.BOARD_READONLY_PASSWORD, 'BOARD_READONLY'),
+    };
     if (e.TWILIO_STATUS_CALLBACK_URL && !e.TWILIO_AUTH_TOKEN) {
       problems.push('TWILIO_AUTH_TOKEN: required when TWILIO_STATUS_CALLBACK_URL is set (delivery receipts are signed with it)');
     }
@@ -323,7 +335,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
   const e = parsed.data;
   const shared = sharedConfig(e, app, mode, nodeEnv, problems);
   const twilioVars = { TWILIO_ACCOUNT_SID: e.TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN: e.TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER: e.TWILIO_FROM_NUMBER };
-  const twilioMissing = Object.entries(twilioVars).filter(([, v]) => !v).map(([k]) => k);
+  const twilioMissing = Object.entries(twilioVars)
+    .filter(([, v]) => !v)
+    .map(([k]) => k);
   let sms: SmsTransportConfig;
   if (twilioMissing.length === 0) {
     sms = {
@@ -369,7 +383,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
 }
 
 /** The settings both apps read; problems are added to `problems` (secrets, the token alphabet, the retry window, Redis). */
-function sharedConfig(e: z.infer<typeof SharedEnv> & Partial<Record<SecretName, string>>, app: AppName, mode: Mode, nodeEnv: string | undefined, problems: string[]): SharedConfig {
+function sharedConfig(
+  e: z.infer<typeof SharedEnv> & Partial<Record<SecretName, string>>,
+  app: AppName,
+  mode: Mode,
+  nodeEnv: string | undefined,
+  problems: string[],
+): SharedConfig {
   const production = mode === 'production';
   for (const name of REQUIRED_SECRETS[app]) {
     if (!e[name]) problems.push(`${name}: required (${REQUIRED_SECRET_PURPOSE[name]}; e.g. \`openssl rand -hex 32\`)`);

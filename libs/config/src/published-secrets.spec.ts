@@ -13,7 +13,8 @@ import { knownValueProblem, SECRET_MIN_LENGTH } from './secret-rules';
 const ROOT = join(__dirname, '..', '..', '..');
 const SMALLEST_MINIMUM = Math.min(...Object.values(SECRET_MIN_LENGTH).map((m) => m.chars));
 
-const NAMES = 'ADMIN_TOKEN|TOKEN_HASH_SECRET|METRICS_TOKEN|BOARD_PASSWORD|BOARD_READONLY_PASSWORD|adminToken|tokenHashSecret|metricsToken|password|PASSWORD|TOKEN|SECRET';
+const NAMES =
+  'ADMIN_TOKEN|TOKEN_HASH_SECRET|METRICS_TOKEN|BOARD_PASSWORD|BOARD_READONLY_PASSWORD|adminToken|tokenHashSecret|metricsToken|password|PASSWORD|TOKEN|SECRET';
 /** `NAME: 'value'`, `NAME = "value"` (a template with `${…}` is computed, not copied). */
 const QUOTED = new RegExp(`\\b(?:${NAMES})['"]?\\s*[:=]\\s*(['"\`])([^'"\`$\\s]+)\\1`, 'g');
 /** `NAME=value` in shell, .env and compose text. */

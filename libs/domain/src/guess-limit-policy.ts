@@ -29,7 +29,11 @@ export const GUESS_LIMIT_WINDOW_MS = 24 * 60 * 60 * 1000;
  * random code of `length` characters of an `alphabetSize` alphabet (each
  * guess succeeds with probability 1 / alphabetSize^length).
  */
-export function worstCaseAgainstOneApprover(policy: GuessLimitPolicy, alphabetSize: number, length: number): { guessesPerDay: number; expectedDaysToHit: number } {
+export function worstCaseAgainstOneApprover(
+  policy: GuessLimitPolicy,
+  alphabetSize: number,
+  length: number,
+): { guessesPerDay: number; expectedDaysToHit: number } {
   const guessesPerDay = Math.min(policy.perApproverPerDay, policy.perAccountPerDay);
   return { guessesPerDay, expectedDaysToHit: alphabetSize ** length / guessesPerDay };
 }

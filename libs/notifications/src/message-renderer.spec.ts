@@ -24,9 +24,7 @@ describe('message renderer', () => {
   });
 
   it('does not expand placeholders found inside values', () => {
-    expect(renderTemplate('Olá {name}, código {code}', { code: '999111', minutes: 5, name: '{code} {minutes}' })).toBe(
-      'Olá {code} {minutes}, código 999111',
-    );
+    expect(renderTemplate('Olá {name}, código {code}', { code: '999111', minutes: 5, name: '{code} {minutes}' })).toBe('Olá {code} {minutes}, código 999111');
   });
 
   it('leaves unknown placeholders as written', () => {

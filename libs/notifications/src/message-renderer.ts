@@ -35,13 +35,15 @@ export function ttlMinutes(ttlSeconds: number): number {
 
 /** Names come from outside: keep them to one bounded line, so they cannot restructure the text or a subject. */
 function cleanName(name: string | undefined): string {
-  return (name ?? '')
-    // Control characters are exactly what this removes.
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .slice(0, MAX_NAME_LENGTH);
+  return (
+    (name ?? '')
+      // Control characters are exactly what this removes.
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, MAX_NAME_LENGTH)
+  );
 }
 
 /**

@@ -59,7 +59,9 @@ export function networkFailureOf(err: unknown): NetworkFailure | undefined {
 
 /** Keeps an identifier usable in a stable error code: letters, digits and underscores, bounded length. */
 export function codePart(value: string | number): string {
-  const cleaned = String(value).replace(/[^A-Za-z0-9_]/g, '_').slice(0, 64);
+  const cleaned = String(value)
+    .replace(/[^A-Za-z0-9_]/g, '_')
+    .slice(0, 64);
   return cleaned === '' ? 'unknown' : cleaned;
 }
 

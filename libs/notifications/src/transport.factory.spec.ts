@@ -6,10 +6,7 @@ import { TwilioSmsAdapter } from './twilio-sms.adapter';
 describe('transport factory', () => {
   it('builds the SMS sender from its kind', () => {
     expect(createSmsSender({ kind: 'outbox', path: '/tmp/x.log' }, 1_000)).toBeInstanceOf(OutboxSmsAdapter);
-    const twilio = createSmsSender(
-      { kind: 'twilio', accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'token', fromNumber: '+15005550006' },
-      1_000,
-    );
+    const twilio = createSmsSender({ kind: 'twilio', accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: 'token', fromNumber: '+15005550006' }, 1_000);
     expect(twilio).toBeInstanceOf(TwilioSmsAdapter);
     expect(twilio.provider).toBe('twilio');
   });

@@ -209,11 +209,10 @@ export class TwilioSmsAdapter implements SmsSender {
   constructor(options: TwilioSmsOptions, timeoutMs: number) {
     // With an httpClient given, the client's own timeout/autoRetry options are
     // unused: they belong to the transport (timeout = axios request timeout).
-    const httpClient = new TwilioTransport(
-      { timeout: timeoutMs, autoRetry: false, keepAlive: true },
-      options.apiUrl ? new URL(options.apiUrl) : undefined,
-      { caBundlePath: options.caBundlePath, httpProxy: options.httpProxy },
-    );
+    const httpClient = new TwilioTransport({ timeout: timeoutMs, autoRetry: false, keepAlive: true }, options.apiUrl ? new URL(options.apiUrl) : undefined, {
+      caBundlePath: options.caBundlePath,
+      httpProxy: options.httpProxy,
+    });
     this.client = twilio(options.accountSid, options.authToken, { httpClient });
     this.fromNumber = options.fromNumber;
     this.statusCallback = options.statusCallback;

@@ -195,4 +195,3 @@ export function registerAccessLog(fastify: FastifyInstance, logger: Logger): voi
     done();
   });
 }
-

@@ -26,7 +26,10 @@ describe('log configuration', () => {
     const lines: Record<string, any>[] = [];
     capture(lines).info(
       {
-        req: { headers: { authorization: 'eyJ.jwt.sig', cookie: 'sid=1', 'x-twilio-signature': 'sig', 'api-client-key': 'client-1' }, body: { token: '123456' } },
+        req: {
+          headers: { authorization: 'eyJ.jwt.sig', cookie: 'sid=1', 'x-twilio-signature': 'sig', 'api-client-key': 'client-1' },
+          body: { token: '123456' },
+        },
         approver: { phone_number: '+5511999990000', email: 'a@example.com', name: 'Maria' },
         account: { approvers: [{ phone_number: '+5511999990000' }] },
         token: '654321',
@@ -176,7 +179,17 @@ describe('metrics access', () => {
     const auth = new MetricsAuth('t0ken-value');
     expect(auth.allows('Bearer t0ken-value')).toBe(true);
     expect(auth.allows('bearer t0ken-value')).toBe(true);
-    for (const header of [undefined, '', 'Bearer', 'Bearer ', 't0ken-value', 'Bearer t0ken-valu', 'Bearer t0ken-value2', 'Basic t0ken-value', 'Bearer t0ken-value extra']) {
+    for (const header of [
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      't0ken-value',
+      'Bearer t0ken-valu',
+      'Bearer t0ken-value2',
+      'Basic t0ken-value',
+      'Bearer t0ken-value extra',
+    ]) {
       expect(auth.allows(header)).toBe(false);
     }
   });

@@ -87,11 +87,7 @@ export function signedUri(uri: string): string {
 
 export function requestClaims(input: Pick<SignRequestInput, 'method' | 'uri' | 'body' | 'timestamp'>): RequestSignatureClaims {
   const timestamp =
-    input.timestamp === undefined
-      ? new Date().toISOString()
-      : typeof input.timestamp === 'string'
-        ? input.timestamp
-        : input.timestamp.toISOString();
+    input.timestamp === undefined ? new Date().toISOString() : typeof input.timestamp === 'string' ? input.timestamp : input.timestamp.toISOString();
   return {
     payload_md5: payloadMd5(input.body),
     timestamp,

@@ -1,13 +1,6 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { decodeProtectedHeader, importSPKI, jwtVerify } from 'jose';
-import {
-  algorithmForKey,
-  CLIENT_KEY_KINDS,
-  generateClientKeyPair,
-  payloadMd5,
-  signRequest,
-  UnsupportedKeyError,
-} from './index';
+import { algorithmForKey, CLIENT_KEY_KINDS, generateClientKeyPair, payloadMd5, signRequest, UnsupportedKeyError } from './index';
 
 const md5 = (s: string) => createHash('md5').update(s, 'utf8').digest('hex');
 const CLIENT_KEY = '3f1c2a0e-8a4b-4c1d-9e2f-5a6b7c8d9e0f';
@@ -69,12 +62,10 @@ describe('request signing', () => {
 
   it('refuses an explicit alg that does not match the key, and a public key', async () => {
     const pair = generateClientKeyPair('p521');
-    await expect(
-      signRequest({ clientKey: CLIENT_KEY, privateKey: pair.privateKeyPem, alg: 'ES256', method: 'GET', uri: '/' }),
-    ).rejects.toThrow(UnsupportedKeyError);
-    await expect(
-      signRequest({ clientKey: CLIENT_KEY, privateKey: pair.publicKeyPem, method: 'GET', uri: '/' }),
-    ).rejects.toThrow(UnsupportedKeyError);
+    await expect(signRequest({ clientKey: CLIENT_KEY, privateKey: pair.privateKeyPem, alg: 'ES256', method: 'GET', uri: '/' })).rejects.toThrow(
+      UnsupportedKeyError,
+    );
+    await expect(signRequest({ clientKey: CLIENT_KEY, privateKey: pair.publicKeyPem, method: 'GET', uri: '/' })).rejects.toThrow(UnsupportedKeyError);
   });
 });
 

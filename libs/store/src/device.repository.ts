@@ -263,7 +263,11 @@ export class DeviceRepository {
     return { locked: outcome === 'locked', failedAttempts: Number(n) };
   }
 
-  async disable(accountKey: string, deviceKey: string, nowMs: number): Promise<{ outcome: 'disabled' | 'already'; createdAt: string } | { outcome: 'not_found' }> {
+  async disable(
+    accountKey: string,
+    deviceKey: string,
+    nowMs: number,
+  ): Promise<{ outcome: 'disabled' | 'already'; createdAt: string } | { outcome: 'not_found' }> {
     const [outcome, createdAt] = (await DISABLE_DEVICE.run(
       this.redis,
       [this.keys.device(accountKey, deviceKey), this.keys.deviceEvents(accountKey, deviceKey)],
@@ -338,7 +342,11 @@ export class DeviceRepository {
 
   /** Stops tracking a pending dispatch (DROP_PENDING); one that never got a job is recorded as failed. */
   async dropPending(dispatchId: string, hasJob: boolean): Promise<void> {
-    await DROP_PENDING.run(this.redis, [this.keys.pendingDispatches, this.keys.dispatch(dispatchId)], [dispatchId, hasJob ? '0' : '1', new Date().toISOString()]);
+    await DROP_PENDING.run(
+      this.redis,
+      [this.keys.pendingDispatches, this.keys.dispatch(dispatchId)],
+      [dispatchId, hasJob ? '0' : '1', new Date().toISOString()],
+    );
   }
 
   // --- delivery receipts (api) -----------------------------------------------

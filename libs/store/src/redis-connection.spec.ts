@@ -31,7 +31,20 @@ describe('Redis connections', () => {
   });
 
   it('builds a Cluster client from the node list', () => {
-    const client = createRedis('worker', { ...base, topology: { mode: 'cluster', nodes: [{ host: '127.0.0.1', port: 1 }, { host: '127.0.0.1', port: 2 }] } }, 't');
+    const client = createRedis(
+      'worker',
+      {
+        ...base,
+        topology: {
+          mode: 'cluster',
+          nodes: [
+            { host: '127.0.0.1', port: 1 },
+            { host: '127.0.0.1', port: 2 },
+          ],
+        },
+      },
+      't',
+    );
     try {
       expect(client).toBeInstanceOf(Cluster);
       const cluster = client as Cluster;

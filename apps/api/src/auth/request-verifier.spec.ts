@@ -45,11 +45,13 @@ describe('RequestVerifier', () => {
   ])('refuses %s, which reads as the same token to a lenient decoder', async (_case, spell) => {
     const req = await signed();
     const respelt = spell(req.authorization);
-    const err = await verifier().verify({ ...req, authorization: respelt }).catch((e: unknown) => e);
+    const err = await verifier()
+      .verify({ ...req, authorization: respelt })
+      .catch((e: unknown) => e);
     expect(reasonOf(err)).toBe('invalid signature');
   });
 
-  it("needs its own check: jose alone takes a token with a space inside its signature", async () => {
+  it('needs its own check: jose alone takes a token with a space inside its signature', async () => {
     const jwt = (await signed()).authorization;
     await expect(jwtVerify(`${jwt.slice(0, -10)} ${jwt.slice(-10)}`, publicKey, { algorithms: ['ES256'] })).resolves.toHaveProperty('payload');
   });
@@ -57,8 +59,20 @@ describe('RequestVerifier', () => {
   it('refuses another key, and an algorithm the key does not have', async () => {
     const req = await signed();
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    expect(reasonOf(await verifier().verify({ ...req, publicKeyPem: other }).catch((e: unknown) => e))).toBe('invalid signature');
+    expect(
+      reasonOf(
+        await verifier()
+          .verify({ ...req, publicKeyPem: other })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('invalid signature');
     const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    expect(reasonOf(await verifier().verify({ ...req, publicKeyPem: ed }).catch((e: unknown) => e))).toBe('algorithm not allowed');
+    expect(
+      reasonOf(
+        await verifier()
+          .verify({ ...req, publicKeyPem: ed })
+          .catch((e: unknown) => e),
+      ),
+    ).toBe('algorithm not allowed');
   });
 });

@@ -45,7 +45,10 @@ export function routesOf(controller: Type<unknown>): RouteInfo[] {
     const methodCode = Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined;
     if (sub === undefined || methodCode === undefined) return [];
     const method = RequestMethod[methodCode].toLowerCase();
-    const joined = `/${[base, sub].map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/')}`;
+    const joined = `/${[base, sub]
+      .map((p) => p.replace(/^\/+|\/+$/g, ''))
+      .filter(Boolean)
+      .join('/')}`;
     const status = (Reflect.getMetadata(HTTP_CODE_METADATA, fn) as number | undefined) ?? (method === 'post' ? 201 : 200);
     return [{ controller, handler, method, path: joined.replace(/:([A-Za-z0-9_]+)/g, '{$1}'), status }];
   });
@@ -58,7 +61,12 @@ const SECURITY: Record<SecurityKind, OperationObject['security']> = {
 };
 
 const SECURITY_SCHEMES = {
-  apiClientKey: { type: 'apiKey', in: 'header', name: 'API-CLIENT-KEY', description: 'The client integration key (UUID). Missing → GDF000003; unknown → GDF000018.' },
+  apiClientKey: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'API-CLIENT-KEY',
+    description: 'The client integration key (UUID). Missing → GDF000003; unknown → GDF000018.',
+  },
   requestSignature: {
     type: 'apiKey',
     in: 'header',
@@ -74,7 +82,8 @@ const SECURITY_SCHEMES = {
     type: 'apiKey',
     in: 'header',
     name: 'X-Twilio-Signature',
-    description: 'Twilio’s HMAC-SHA1 (base64) of `TWILIO_STATUS_CALLBACK_URL` followed by the sorted form fields, keyed by the auth token. Bad or missing → DTS000012.',
+    description:
+      'Twilio’s HMAC-SHA1 (base64) of `TWILIO_STATUS_CALLBACK_URL` followed by the sorted form fields, keyed by the auth token. Bad or missing → DTS000012.',
   },
 } as const;
 
@@ -109,7 +118,9 @@ function errorResponses(codes: readonly ErrorCode[]): ResponsesObject {
       content: {
         'application/json': {
           schema: { allOf: [ref('ErrorEnvelope'), { type: 'object', properties: { code: { type: 'string', enum: list } } }] },
-          examples: Object.fromEntries(list.map((code) => [code, { summary: ERROR_CATALOG[code].description, value: envelopeFor(code, EXAMPLE_EXTRA_FIELDS[code] ?? {}) }])),
+          examples: Object.fromEntries(
+            list.map((code) => [code, { summary: ERROR_CATALOG[code].description, value: envelopeFor(code, EXAMPLE_EXTRA_FIELDS[code] ?? {}) }]),
+          ),
         },
       },
     };
@@ -168,7 +179,8 @@ export function buildOpenApiDocument(docs: readonly RouteDoc[] = ROUTE_DOCS): Op
     paths[route.path] = { ...paths[route.path], [route.method]: operation(route, doc, schemas) };
   }
   const unused = docs.filter((d) => !used.has(d));
-  if (unused.length > 0) throw new Error(`OpenAPI: route-docs.ts documents handlers that are not routes: ${unused.map((d) => `${d.controller.name}.${d.handler}`).join(', ')}`);
+  if (unused.length > 0)
+    throw new Error(`OpenAPI: route-docs.ts documents handlers that are not routes: ${unused.map((d) => `${d.controller.name}.${d.handler}`).join(', ')}`);
 
   return sortKeys({
     openapi: '3.1.0',

@@ -32,17 +32,19 @@ export const DeviceDetailsResponseSchema = DeviceStatusResponseSchema.extend({
       attempts: z.number().int(),
       provider: z.string().nullable(),
       provider_message_id: z.string().nullable(),
-      last_error_code: z.string().nullable().meta({ description: "Why the last attempt failed, e.g. `twilio_21211`, `http_503`, `timeout`." }),
+      last_error_code: z.string().nullable().meta({ description: 'Why the last attempt failed, e.g. `twilio_21211`, `http_503`, `timeout`.' }),
       requested_at: isoTime,
       sent_at: isoTime.nullable(),
       updated_at: isoTime,
-      delivery_status: z
-        .string()
-        .nullable()
-        .meta({ description: "The provider's latest delivery receipt (Twilio): `queued`, `sent`, `delivered`, `undelivered`, `failed`…; null until one arrives." }),
+      delivery_status: z.string().nullable().meta({
+        description: "The provider's latest delivery receipt (Twilio): `queued`, `sent`, `delivered`, `undelivered`, `failed`…; null until one arrives.",
+      }),
       delivery_error_code: z.string().nullable().meta({ description: "The provider's error code from the receipt, e.g. `twilio_30003`." }),
       delivery_updated_at: isoTime.nullable(),
-      refused_jobs: z.number().int().meta({ description: 'Queue jobs naming this send that were refused because their data did not match the store (edited or forged).' }),
+      refused_jobs: z
+        .number()
+        .int()
+        .meta({ description: 'Queue jobs naming this send that were refused because their data did not match the store (edited or forged).' }),
     })
     .nullable()
     .meta({ description: '(ours) The latest token send, so a caller can see what happened to it. Never the token.' }),

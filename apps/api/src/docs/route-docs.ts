@@ -49,8 +49,16 @@ export const TAGS = [
 
 /** Path parameters by name, with their schemas from the code. */
 export const PATH_PARAMS: Record<string, { schema: z.ZodType; description: string; example: string }> = {
-  account_key: { schema: UuidV4, description: 'Unique account identification key (UUID v4, 36 characters, hex digits in either case).', example: '3f1c8a52-7d4e-4b9a-9c1e-5a2b7d8e9f01' },
-  device_key: { schema: UuidV4, description: 'Unique device identification key (UUID v4, 36 characters, hex digits in either case).', example: 'b6804f32-101e-4702-8fbc-c2dbc4c2caec' },
+  account_key: {
+    schema: UuidV4,
+    description: 'Unique account identification key (UUID v4, 36 characters, hex digits in either case).',
+    example: '3f1c8a52-7d4e-4b9a-9c1e-5a2b7d8e9f01',
+  },
+  device_key: {
+    schema: UuidV4,
+    description: 'Unique device identification key (UUID v4, 36 characters, hex digits in either case).',
+    example: 'b6804f32-101e-4702-8fbc-c2dbc4c2caec',
+  },
   client_key: { schema: AnyUuid, description: 'The client integration key (any UUID).', example: '0c7d2f4e-9a1b-4c3d-8e5f-6a7b8c9d0e1f' },
 };
 
@@ -142,7 +150,7 @@ export const ROUTE_DOCS: RouteDoc[] = [
       'A right token moves the device to `created`. A wrong one answers DTS000001 with `attempts_remaining` (ours); ' +
       'the failure that reaches the limit locks the device as `rejected` and answers OBD000099. ' +
       'An expired token, or one not sent yet, answers DTS000005 and does not count as a failed attempt (ours). ' +
-      "Failed validations are also budgeted per approver and per account over a rolling day, across every device (ours): past a budget, DTS000013 with `retry_after_seconds`.",
+      'Failed validations are also budgeted per approver and per account over a rolling day, across every device (ours): past a budget, DTS000013 with `retry_after_seconds`.',
     security: 'client',
     body: {
       name: 'ValidateTokenBody',
@@ -160,7 +168,8 @@ export const ROUTE_DOCS: RouteDoc[] = [
     operationId: 'queryDevice',
     tag: 'Devices',
     summary: 'Device status, history and latest token send',
-    description: 'Never returns the token. `token_dispatch` (ours) shows the latest send: its state, attempts, provider message id, errors and delivery receipt.',
+    description:
+      'Never returns the token. `token_dispatch` (ours) shows the latest send: its state, attempts, provider message id, errors and delivery receipt.',
     security: 'client',
     success: {
       description: 'The device.',

@@ -33,9 +33,10 @@ const FASTIFY_CODES: Record<string, { code: ErrorCode; reason?: string }> = {
 export function toErrorResponse(err: unknown, sendsToken: boolean): ErrorResponse {
   if (err instanceof DomainError) {
     // Every 429 says when to come back.
-    const headers = ERROR_CATALOG[err.code].status === 429 && typeof err.extraFields.retry_after_seconds === 'number'
-      ? { 'retry-after': String(err.extraFields.retry_after_seconds) }
-      : undefined;
+    const headers =
+      ERROR_CATALOG[err.code].status === 429 && typeof err.extraFields.retry_after_seconds === 'number'
+        ? { 'retry-after': String(err.extraFields.retry_after_seconds) }
+        : undefined;
     return respond(err.code, err.extraFields, false, headers);
   }
   if (err instanceof InfrastructureError) {

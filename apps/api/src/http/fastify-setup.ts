@@ -76,9 +76,7 @@ export function registerJsonBodyParser(fastify: FastifyInstance, config: ApiConf
       }
       // Fastify's own JSON errors would reach the filter wrapped by Nest as a
       // bare 400, losing why; say it here, as for invalid UTF-8 above.
-      defaultJson(req, text, (err, parsed) =>
-        err ? done(new DomainError(ErrorCodes.schema, { reason: 'malformed JSON body' })) : done(null, parsed),
-      );
+      defaultJson(req, text, (err, parsed) => (err ? done(new DomainError(ErrorCodes.schema, { reason: 'malformed JSON body' })) : done(null, parsed)));
     },
   );
 }

@@ -69,7 +69,11 @@ export class InfrastructureModule implements OnModuleInit {
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
         { provide: DirectoryRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DirectoryRepository(r, k) },
         { provide: DeviceRepository, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new DeviceRepository(r, k) },
-        { provide: ClientCache, inject: [DirectoryRepository, SUBSCRIBER_REDIS, RedisKeys], useFactory: (d: DirectoryRepository, r: Redis, k: RedisKeys) => new ClientCache(d, r, k) },
+        {
+          provide: ClientCache,
+          inject: [DirectoryRepository, SUBSCRIBER_REDIS, RedisKeys],
+          useFactory: (d: DirectoryRepository, r: Redis, k: RedisKeys) => new ClientCache(d, r, k),
+        },
         { provide: ReplayGuard, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new ReplayGuard(r, k) },
         DispatchQueue,
       ],

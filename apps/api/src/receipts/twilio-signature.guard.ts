@@ -34,12 +34,18 @@ export class TwilioSignatureGuard implements CanActivate {
 
     if (!this.authToken || !this.url) {
       // Without both there is nothing to check the signature against.
-      this.logger.warn({ requestId: req.id }, `request ${req.id}: delivery receipt refused: set TWILIO_STATUS_CALLBACK_URL and TWILIO_AUTH_TOKEN to accept receipts`);
+      this.logger.warn(
+        { requestId: req.id },
+        `request ${req.id}: delivery receipt refused: set TWILIO_STATUS_CALLBACK_URL and TWILIO_AUTH_TOKEN to accept receipts`,
+      );
       throw new DomainError(ErrorCodes.webhookSignatureInvalid);
     }
     const params = typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
     if (!twilio.validateRequest(this.authToken, signature, this.url, params)) {
-      this.logger.warn({ requestId: req.id }, `request ${req.id}: delivery receipt refused: the signature does not match (is TWILIO_STATUS_CALLBACK_URL the URL Twilio calls?)`);
+      this.logger.warn(
+        { requestId: req.id },
+        `request ${req.id}: delivery receipt refused: the signature does not match (is TWILIO_STATUS_CALLBACK_URL the URL Twilio calls?)`,
+      );
       throw new DomainError(ErrorCodes.webhookSignatureInvalid);
     }
     return true;

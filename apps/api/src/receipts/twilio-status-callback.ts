@@ -10,7 +10,10 @@ export const TwilioStatusCallbackBody = z
     MessageSid: z.string().regex(/^[A-Z]{2}[0-9a-f]{32}$/, 'must be a Twilio message SID'),
     MessageStatus: z.string().regex(/^[a-z_]{1,32}$/, 'must be a Twilio message status'),
     /** Twilio's error code for `failed` / `undelivered` (e.g. 30003: unreachable handset). */
-    ErrorCode: z.string().regex(/^\d{0,10}$/, 'must be a Twilio error code').optional(),
+    ErrorCode: z
+      .string()
+      .regex(/^\d{0,10}$/, 'must be a Twilio error code')
+      .optional(),
     AccountSid: z.string().max(64).optional(),
   })
   .loose();

@@ -8,7 +8,18 @@ import { writeFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { CLIENT_KEY_KINDS } from '@lib/request-signing';
 import { adminPut, ApiResponseError, formatBody, isSuccess, signedHeaders, signedSend, type SignedCall } from '../api-client';
-import { commandLine, DEFAULT_API_URL, displayPath, oneOf, optionalString, out, requireAdminToken, shellQuote, userPath, type CliCommand } from '../cli-support';
+import {
+  commandLine,
+  DEFAULT_API_URL,
+  displayPath,
+  oneOf,
+  optionalString,
+  out,
+  requireAdminToken,
+  shellQuote,
+  userPath,
+  type CliCommand,
+} from '../cli-support';
 import { fakeApprover } from '../fake-approver';
 import { writeKeyPair } from './keygen.command';
 import { curlLine, SIGNATURE_VALIDITY_NOTE } from './signed-call';
@@ -92,9 +103,19 @@ Options:
     const cli = (method: string, uri: string, body?: string) =>
       envPrefix +
       commandLine([
-        'npm', 'run', 'cli', '--', 'request',
-        '--client-key', clientKey, '--private-key', privateKeyArg,
-        '--method', method, '--uri', uri,
+        'npm',
+        'run',
+        'cli',
+        '--',
+        'request',
+        '--client-key',
+        clientKey,
+        '--private-key',
+        privateKeyArg,
+        '--method',
+        method,
+        '--uri',
+        uri,
         ...(body === undefined ? [] : ['--body', body]),
       ]);
     const resend: SignedCall = { clientKey, privateKeyPem: keys.privateKeyPem, method: 'PATCH', path: `${deviceUri}/resend_token` };

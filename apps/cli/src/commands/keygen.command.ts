@@ -79,7 +79,9 @@ Example:
     }
     out();
     out('Register it with the api:');
-    out(`  ${commandLine(['npm', 'run', 'cli', '--', 'client:put', '--key', randomUUID(), '--name', 'My client', '--public-key', displayPath(written.publicPath)])}`);
+    out(
+      `  ${commandLine(['npm', 'run', 'cli', '--', 'client:put', '--key', randomUUID(), '--name', 'My client', '--public-key', displayPath(written.publicPath)])}`,
+    );
     return 0;
   },
 };

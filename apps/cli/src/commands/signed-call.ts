@@ -36,5 +36,4 @@ export function curlLine(env: CliEnv, call: SignedCall, headers: SignedRequestHe
   return commandLine(args);
 }
 
-export const SIGNATURE_VALIDITY_NOTE =
-  'The signature is accepted once, within AUTH_MAX_CLOCK_SKEW_SECONDS (300 s by default) of its timestamp.';
+export const SIGNATURE_VALIDITY_NOTE = 'The signature is accepted once, within AUTH_MAX_CLOCK_SKEW_SECONDS (300 s by default) of its timestamp.';

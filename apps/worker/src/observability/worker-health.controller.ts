@@ -33,13 +33,7 @@ export class WorkerHealthController {
     const timeoutMs = this.config.redis.commandTimeoutMs;
     return this.health.check([
       () => probe(this.indicators, 'redis', () => this.queueRedis.status === 'ready' && this.storeRedis.status === 'ready', timeoutMs),
-      () =>
-        probe(
-          this.indicators,
-          'worker',
-          () => this.processor.consuming,
-          timeoutMs,
-        ),
+      () => probe(this.indicators, 'worker', () => this.processor.consuming, timeoutMs),
     ]);
   }
 }
