@@ -1,4 +1,4 @@
-import { ERROR_CATALOG, ErrorCode } from './error-catalog';
+import { ERROR_CATALOG, fillCatalogText, type CatalogTextParams, type ErrorCode } from './error-catalog';
 
 /** Structured, non-secret detail carried to the envelope's `extra_fields`. */
 export type ExtraFields = Record<string, unknown>;
@@ -11,8 +11,10 @@ export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     readonly extraFields: ExtraFields = {},
+    /** What the code's texts interpolate (GDF000014's detail, GDF000018's client key). */
+    readonly textParams: CatalogTextParams = {},
   ) {
-    super(`${code}: ${ERROR_CATALOG[code].description}`);
+    super(`${code}: ${fillCatalogText(ERROR_CATALOG[code].description, textParams, 'en')}`);
     this.name = 'DomainError';
   }
 }
@@ -40,12 +42,12 @@ export interface ErrorEnvelope {
   extra_fields: ExtraFields;
 }
 
-export function envelopeFor(code: ErrorCode, extraFields: ExtraFields = {}): ErrorEnvelope {
+export function envelopeFor(code: ErrorCode, extraFields: ExtraFields = {}, textParams: CatalogTextParams = {}): ErrorEnvelope {
   const entry = ERROR_CATALOG[code];
   return {
     title: entry.title,
-    description: entry.description,
-    translation: entry.translation,
+    description: fillCatalogText(entry.description, textParams, 'en'),
+    translation: fillCatalogText(entry.translation, textParams, 'pt'),
     code,
     extra_fields: extraFields,
   };

@@ -49,7 +49,7 @@ export const ERROR_CATALOG = {
     status: 400,
     title: 'Error occurred while sending token',
     description: 'An unexpected error occurred while sending token',
-    translation: 'Um erro inesperado ocorreu ao tentar enviar token',
+    translation: 'Um erro inexperado ocorreu ao tentar enviar token',
   },
   OBD000099: {
     status: 400,
@@ -67,19 +67,21 @@ export const ERROR_CATALOG = {
     status: 400,
     title: 'Bad Request',
     description: 'No API Client Key received',
-    translation: 'Nenhuma API Client Key recebida',
+    translation: 'Nenhuma chave de API do cliente recebida',
   },
+  // {detail} / {detalhe}: why, in each language (AUTH_FAILURE_DETAILS).
   GDF000014: {
     status: 401,
-    title: 'Unauthorized',
-    description: 'QI Unauthenticated',
-    translation: 'QI não autenticado',
+    title: 'QI Unauthenticated',
+    description: 'Please provide valid credentials as part of the request. Details: {detail}',
+    translation: 'Por favor forneça credenciais válidas como parte da request. Detalhes: {detalhe}',
   },
+  // {api_client_key}: the header's value when it is a canonical UUID; otherwise the sentence ends after `api_client_key` (ours).
   GDF000018: {
     status: 404,
     title: 'Not Found',
-    description: 'No ClientIntegration found for api_client_key',
-    translation: 'Nenhuma integração de cliente encontrada para a api_client_key',
+    description: 'No ClientIntegration found for api_client_key: {api_client_key}.',
+    translation: 'Nenhuma ClientIntegration encontrada para api_client_key: {api_client_key}.',
   },
 
   // --- the project's own (ours) -------------------------------------------
@@ -173,6 +175,24 @@ export const ERROR_CATALOG = {
     description: 'Cross-origin request refused',
     translation: 'Requisição de outra origem recusada',
   },
+  DTS000016: {
+    status: 431,
+    title: 'Request Header Fields Too Large',
+    description: 'The request line or headers are larger than allowed',
+    translation: 'A linha de requisição ou os cabeçalhos são maiores que o permitido',
+  },
+  DTS000017: {
+    status: 408,
+    title: 'Request Timeout',
+    description: 'The request was not received in time',
+    translation: 'A requisição não foi recebida a tempo',
+  },
+  DTS000018: {
+    status: 400,
+    title: 'Bad Request',
+    description: 'The request is not valid HTTP',
+    translation: 'A requisição não é HTTP válido',
+  },
 } as const satisfies Record<string, CatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
@@ -205,4 +225,46 @@ export const ErrorCodes = {
   guessBudgetExhausted: 'DTS000013',
   tooManyDevices: 'DTS000014',
   crossOrigin: 'DTS000015',
+  headersTooLarge: 'DTS000016',
+  requestTimeout: 'DTS000017',
+  malformedHttp: 'DTS000018',
 } as const satisfies Record<string, ErrorCode>;
+
+/** The values a catalog text interpolates: GDF000014's detail in each language, GDF000018's client key. */
+export interface CatalogTextParams {
+  detail?: { en: string; pt: string };
+  api_client_key?: string;
+}
+
+/**
+ * Why a request's authentication failed (GDF000014's `{detail}`), by the
+ * machine-readable reason `extra_fields.reason` carries. The first is the
+ * upstream's own text for a token that does not decode or verify; the others
+ * are ours, in the same two languages.
+ */
+export const AUTH_FAILURE_DETAILS = {
+  'invalid signature': { en: 'Failed while decoding the authentication token', pt: 'Falha ao decodificar o token de autenticação' },
+  'algorithm not allowed': { en: 'Failed while decoding the authentication token', pt: 'Falha ao decodificar o token de autenticação' },
+  'AUTHORIZATION header missing': { en: 'The AUTHORIZATION header is missing', pt: 'O cabeçalho AUTHORIZATION está ausente' },
+  'client key is not usable': { en: "The client integration's registered key cannot be used", pt: 'A chave registrada da integração do cliente não pode ser usada' },
+  'payload_md5 does not match the body': { en: "The token's payload_md5 does not match the request body", pt: 'O payload_md5 do token não corresponde ao corpo da requisição' },
+  'method does not match the request': { en: "The token's method does not match the request", pt: 'O method do token não corresponde à requisição' },
+  'uri does not match the request': { en: "The token's uri does not match the request path", pt: 'A uri do token não corresponde ao caminho da requisição' },
+  'timestamp missing or not ISO-8601': { en: "The token's timestamp is missing or not ISO-8601", pt: 'O timestamp do token está ausente ou não é ISO-8601' },
+  'timestamp outside the accepted window': { en: "The token's timestamp is outside the accepted window", pt: 'O timestamp do token está fora da janela aceita' },
+  'signature already used': { en: 'The token was already used', pt: 'O token já foi usado' },
+} as const satisfies Record<string, { en: string; pt: string }>;
+
+export type AuthFailureReason = keyof typeof AUTH_FAILURE_DETAILS;
+
+/**
+ * A catalog text with its placeholders filled. A placeholder without a value
+ * is dropped together with the `: ` before it, so the sentence ends cleanly
+ * ("… for api_client_key.").
+ */
+export function fillCatalogText(text: string, params: CatalogTextParams, language: 'en' | 'pt'): string {
+  return text.replace(/(: )?\{(detail|detalhe|api_client_key)\}/g, (_match, colon: string | undefined, name: string) => {
+    const value = name === 'api_client_key' ? params.api_client_key : params.detail?.[language];
+    return value === undefined ? '' : `${colon ?? ''}${value}`;
+  });
+}

@@ -7,7 +7,7 @@ import { Injectable, createParamDecorator, type CanActivate, type ExecutionConte
 import type { FastifyRequest } from 'fastify';
 import { DomainError, ErrorCodes } from '@lib/domain';
 import { ClientCache } from '@lib/store';
-import { RequestVerifier } from './request-verifier';
+import { RequestVerifier, unauthenticated } from './request-verifier';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,11 +34,12 @@ export class ClientAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const clientKey = header(req, 'api-client-key');
     if (!clientKey) throw new DomainError(ErrorCodes.noClientKey);
+    // Only a canonical UUID is echoed back (upstream names the key it did not find); anything else is not.
     if (!UUID.test(clientKey)) throw new DomainError(ErrorCodes.unknownClient);
     const authorization = header(req, 'authorization');
     const client = await this.clients.get(clientKey.toLowerCase());
-    if (!client) throw new DomainError(ErrorCodes.unknownClient);
-    if (!authorization) throw new DomainError(ErrorCodes.unauthenticated, { reason: 'AUTHORIZATION header missing' });
+    if (!client) throw new DomainError(ErrorCodes.unknownClient, {}, { api_client_key: clientKey });
+    if (!authorization) throw unauthenticated('AUTHORIZATION header missing');
 
     await this.verifier.verify({
       clientKey: client.clientKey,

@@ -1,5 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { jwtVerify } from 'jose';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { CompactSign, jwtVerify } from 'jose';
 import { DomainError } from '@lib/domain';
 import { signRequest } from '@lib/request-signing';
 import type { ReplayGuard } from '@lib/store';
@@ -74,5 +74,57 @@ describe('RequestVerifier', () => {
           .catch((e: unknown) => e),
       ),
     ).toBe('algorithm not allowed');
+  });
+
+  describe('claims as upstream clients write them', () => {
+    const path = '/account/a/device/d';
+    const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+    /** A JWT over exactly these claims, signed now (a fresh ECDSA signature every time). */
+    const jwtOf = async (claims: Record<string, unknown>) =>
+      new CompactSign(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(privateKey);
+    const request = (authorization: string, method = 'GET', rawBody?: Buffer): SignedRequest => ({ clientKey: 'c-1', publicKeyPem: pem, authorization, method, path, rawBody });
+    const utcSeconds = (d = new Date()) => d.toISOString().slice(0, 19);
+
+    it('accepts a timestamp with no zone (UTC), and applies the window to it as to any other', async () => {
+      const v = verifier();
+      await expect(v.verify(request(await jwtOf({ payload_md5: md5('{}'), timestamp: utcSeconds(), method: 'GET', uri: path })))).resolves.toBeUndefined();
+      const stale = utcSeconds(new Date(Date.now() - 301_000));
+      const err = await v.verify(request(await jwtOf({ payload_md5: md5('{}'), timestamp: stale, method: 'GET', uri: path }))).catch((e: unknown) => e);
+      expect(reasonOf(err)).toBe('timestamp outside the accepted window');
+    });
+
+    it.each([
+      ['md5("{}")', { payload_md5: md5('{}') }],
+      ['md5("")', { payload_md5: md5('') }],
+      ['no payload_md5 at all', {}],
+    ])('accepts a bodiless request signed with %s', async (_case, md5Claim) => {
+      await expect(verifier().verify(request(await jwtOf({ ...md5Claim, timestamp: utcSeconds(), method: 'GET', uri: path })))).resolves.toBeUndefined();
+    });
+
+    it('refuses the bodiless forms on a request that has a body', async () => {
+      for (const md5Claim of [{ payload_md5: md5('{}') }, { payload_md5: md5('') }, {}]) {
+        const jwt = await jwtOf({ ...md5Claim, timestamp: utcSeconds(), method: 'PATCH', uri: path });
+        const err = await verifier().verify(request(jwt, 'PATCH', Buffer.from('{"contact_type":"sms"}'))).catch((e: unknown) => e);
+        expect(reasonOf(err)).toBe('payload_md5 does not match the body');
+      }
+    });
+
+    it('accepts two fresh signatures over identical claims (polling twice in a second), refuses the copy and the malleated twin of one', async () => {
+      const v = verifier();
+      const claims = { payload_md5: md5('{}'), timestamp: utcSeconds(), method: 'GET', uri: path };
+      const [first, second] = [await jwtOf(claims), await jwtOf(claims)];
+      expect(first).not.toBe(second);
+      await expect(v.verify(request(first))).resolves.toBeUndefined();
+      await expect(v.verify(request(second))).resolves.toBeUndefined();
+      expect(reasonOf(await v.verify(request(first)).catch((e: unknown) => e))).toBe('signature already used');
+      const [h, p, sig] = first.split('.');
+      const raw = Buffer.from(sig, 'base64url');
+      const n = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+      const twinS = (n - BigInt(`0x${raw.subarray(32).toString('hex')}`)).toString(16).padStart(64, '0');
+      const twin = `${h}.${p}.${Buffer.concat([raw.subarray(0, 32), Buffer.from(twinS, 'hex')]).toString('base64url')}`;
+      // The twin is a valid signature in its own right: only the replay guard stops it.
+      await expect(jwtVerify(twin, publicKey, { algorithms: ['ES256'] })).resolves.toHaveProperty('payload');
+      expect(reasonOf(await v.verify(request(twin)).catch((e: unknown) => e))).toBe('signature already used');
+    });
   });
 });

@@ -7,12 +7,13 @@
  * token's header, so `alg: none` and HS*-with-the-public-key tokens fail.
  */
 import { Injectable, Inject } from '@nestjs/common';
-import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { ApiConfig } from '@lib/config';
-import { DomainError, ErrorCodes } from '@lib/domain';
+import { AUTH_FAILURE_DETAILS, DomainError, ErrorCodes, type AuthFailureReason } from '@lib/domain';
 import { ReplayGuard } from '@lib/store';
-import { UnsupportedKeyError, algorithmForKey, payloadMd5, type RequestSigningAlg } from '@lib/request-signing';
+import { UnsupportedKeyError, algorithmForKey, parseSignatureTimestamp, payloadMd5Matches, type RequestSigningAlg } from '@lib/request-signing';
 import { APP_CONFIG } from '../infrastructure/tokens';
+import { signatureDigest } from './signature-identity';
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 
 interface RegisteredKey {
@@ -48,13 +49,12 @@ export interface SignedRequest {
   rawBody: Buffer | undefined;
 }
 
-/** UTC ISO-8601 date-time, e.g. `2024-12-22T20:30:23.459Z` (an explicit offset is accepted too). */
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /** A JWS in compact serialization: three base64url segments (the signature empty for `alg: none`), no padding, nothing else. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
-const unauthenticated = (reason: string) => new DomainError(ErrorCodes.unauthenticated, { reason });
+/** GDF000014 with its detail in both languages; `extra_fields.reason` names the cause for machines. */
+export const unauthenticated = (reason: AuthFailureReason) => new DomainError(ErrorCodes.unauthenticated, { reason }, { detail: AUTH_FAILURE_DETAILS[reason] });
 
 /**
  * How long an accepted signature is remembered. Its timestamp is accepted
@@ -104,22 +104,20 @@ export class RequestVerifier {
       throw unauthenticated(err instanceof joseErrors.JOSEAlgNotAllowed ? 'algorithm not allowed' : 'invalid signature');
     }
 
-    const expectedMd5 = payloadMd5(req.rawBody);
-    if (claims.payload_md5 !== expectedMd5) throw unauthenticated('payload_md5 does not match the body');
+    if (!payloadMd5Matches(claims.payload_md5, req.rawBody)) throw unauthenticated('payload_md5 does not match the body');
     if (typeof claims.method !== 'string' || claims.method.toUpperCase() !== req.method.toUpperCase()) {
       throw unauthenticated('method does not match the request');
     }
     if (claims.uri !== req.path) throw unauthenticated('uri does not match the request');
 
-    const timestamp = typeof claims.timestamp === 'string' && ISO_8601.test(claims.timestamp) ? Date.parse(claims.timestamp) : NaN;
-    const skewMs = this.config.authMaxClockSkewSeconds * 1000;
-    if (Number.isNaN(timestamp)) throw unauthenticated('timestamp missing or not ISO-8601');
-    if (Math.abs(nowMs - timestamp) > skewMs) throw unauthenticated('timestamp outside the accepted window');
+    const timestamp = parseSignatureTimestamp(claims.timestamp);
+    if (timestamp === undefined) throw unauthenticated('timestamp missing or not ISO-8601');
+    if (Math.abs(nowMs - timestamp) > this.config.authMaxClockSkewSeconds * 1000) throw unauthenticated('timestamp outside the accepted window');
 
-    // The signed part (header.payload), not the signature: ECDSA signatures
-    // are malleable, so a replay could carry a different but valid signature.
-    const signingInput = jwt.slice(0, jwt.lastIndexOf('.'));
-    const digest = createHash('sha256').update(`${req.clientKey}.${signingInput}`).digest('hex');
+    // One signature is accepted once: its canonical bytes (signature-identity.ts),
+    // so a re-spelt copy or an ECDSA-malleated twin is a replay, while two
+    // fresh signatures over identical claims are two requests.
+    const digest = signatureDigest(req.clientKey, registered.alg, jwt.slice(jwt.lastIndexOf('.') + 1));
     if (!(await this.replays.firstUse(digest, replayMemoryMs(this.config)))) throw unauthenticated('signature already used');
   }
 

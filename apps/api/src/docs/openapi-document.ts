@@ -93,7 +93,10 @@ const DESCRIPTION = [
   '',
   'Every error, framework ones included, has the envelope `{ title, description, translation, code, extra_fields }`. ' +
     'Besides the codes listed per operation, any request can get `DTS000006` (404, unknown route or method). ' +
-    'Bodies are JSON; another media type gets `DTS000007` (415), except the form-encoded Twilio receipts.',
+    'Bodies are JSON; another media type gets `DTS000007` (415), except the form-encoded Twilio receipts. ' +
+    'What the HTTP server answers before any route is in the same envelope, and the connection is then closed: ' +
+    '`DTS000016` (431, request line or headers over 16 KB), `DTS000018` (400, not valid HTTP: a malformed request line or header, a bad Content-Length) ' +
+    'and `DTS000017` (408, the request not received within REQUEST_TIMEOUT_MS).',
 ].join('\n');
 
 /** JSON Schema of a zod schema, as a request sends it or a response carries it. */

@@ -4,7 +4,7 @@
  * Nest and Fastify report (routes, guards, pipes, body parsing, not found).
  */
 import { HttpException } from '@nestjs/common';
-import { DomainError, ERROR_CATALOG, ErrorCodes, InfrastructureError, envelopeFor, type ErrorCode, type ErrorEnvelope } from '@lib/domain';
+import { DomainError, ERROR_CATALOG, ErrorCodes, InfrastructureError, envelopeFor, type CatalogTextParams, type ErrorCode, type ErrorEnvelope } from '@lib/domain';
 
 export interface ErrorResponse {
   status: number;
@@ -37,7 +37,7 @@ export function toErrorResponse(err: unknown, sendsToken: boolean): ErrorRespons
       ERROR_CATALOG[err.code].status === 429 && typeof err.extraFields.retry_after_seconds === 'number'
         ? { 'retry-after': String(err.extraFields.retry_after_seconds) }
         : undefined;
-    return respond(err.code, err.extraFields, false, headers);
+    return respond(err.code, err.extraFields, false, headers, err.textParams);
   }
   if (err instanceof InfrastructureError) {
     // A send could not even be requested: the contract's OBD000097 on the
@@ -75,6 +75,6 @@ function fastifyError(err: unknown): FastifyLikeError | undefined {
   return undefined;
 }
 
-function respond(code: ErrorCode, extra: Record<string, unknown>, unexpected: boolean, headers?: Record<string, string>): ErrorResponse {
-  return { status: ERROR_CATALOG[code].status, body: envelopeFor(code, extra), headers, unexpected };
+function respond(code: ErrorCode, extra: Record<string, unknown>, unexpected: boolean, headers?: Record<string, string>, textParams?: CatalogTextParams): ErrorResponse {
+  return { status: ERROR_CATALOG[code].status, body: envelopeFor(code, extra, textParams), headers, unexpected };
 }

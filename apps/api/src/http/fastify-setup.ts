@@ -7,7 +7,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { ApiConfig } from '@lib/config';
-import { DomainError, ErrorCodes } from '@lib/domain';
+import { DomainError, ERROR_CATALOG, ErrorCodes, envelopeFor } from '@lib/domain';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { toErrorResponse } from './envelope';
 
 declare module 'fastify' {
@@ -44,7 +46,39 @@ export function fastifyOptions(config: ApiConfig) {
     genReqId: requestIdFor,
     return503OnClosing: true,
     frameworkErrors,
+    clientErrorHandler,
   };
+}
+
+/** What Node's HTTP parser reports on a connection, as the contract's envelope: each cause its code. */
+export function clientErrorResponse(err: { code?: string }): { status: number; body: string } {
+  const code =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ErrorCodes.headersTooLarge
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ErrorCodes.requestTimeout
+        : ErrorCodes.malformedHttp;
+  return { status: ERROR_CATALOG[code].status, body: JSON.stringify(envelopeFor(code)) };
+}
+
+/**
+ * Errors Node's HTTP server meets before there is a request to route (headers
+ * over the size limit, a request line or header it cannot parse, a client
+ * too slow to send its request): Fastify would answer them with a body of its
+ * own. The answer here is the contract's envelope, written on the socket,
+ * which is then closed (it cannot be trusted to carry a next request).
+ */
+function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  // A connection reset has nothing left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, body } = clientErrorResponse(err);
+  // Sent, then the connection closed; a client that does not read is cut off after a second.
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 /**
