@@ -13,6 +13,7 @@ import { DeviceApiClient, http, type HttpResult } from '../support/api-client';
 import { Stack } from '../support/stack';
 import { expectError, observable, pendingDevice, unchanged, wrongCode, type PendingDevice } from '../support/e2e-checks';
 import { errorLines } from '../support/logs';
+import { malleated } from '../support/jws';
 
 const SKEW_SECONDS = 60;
 const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
@@ -77,9 +78,16 @@ describe('authentication', () => {
 
   it('an unknown or malformed API-CLIENT-KEY → 404 GDF000018', async () => {
     await unchanged(stack, [target], async () => {
-      for (const clientKey of [randomUUID(), 'not-a-uuid', `${target.client.clientKey}0`]) {
+      // An unknown canonical UUID is named in the texts (as upstream does); anything else is not echoed.
+      const unknown = randomUUID();
+      for (const [clientKey, echoed] of [
+        [unknown, unknown],
+        [unknown.toUpperCase(), unknown.toUpperCase()],
+        ['not-a-uuid', undefined],
+        [`${target.client.clientKey}0`, undefined],
+      ] as const) {
         const headers = { ...(await target.client.headersFor('PUT', validatePath(target), rightBody(target))), 'API-CLIENT-KEY': clientKey };
-        expectError(await raw('PUT', validatePath(target), headers, rightBody(target)), 'GDF000018');
+        expectError(await raw('PUT', validatePath(target), headers, rightBody(target)), 'GDF000018', {}, { api_client_key: echoed });
       }
     });
   });
@@ -126,7 +134,7 @@ describe('authentication', () => {
     });
   });
 
-  it('a replayed request (same signature) is refused the second time → 401 GDF000014, and does not count again', async () => {
+  it('a replayed request (same signature, or its malleated twin) is refused and does not count; the same claims signed afresh are a request of their own', async () => {
     const body = JSON.stringify({ token: wrongCode(target.code) });
     const headers = await target.client.headersFor('PUT', validatePath(target), body);
     const failed = () => stack.redis.hget(stack.keys.device(target.accountKey, target.deviceKey), 'failed_attempts');
@@ -134,14 +142,19 @@ describe('authentication', () => {
     expectError(await raw('PUT', validatePath(target), headers, body), 'DTS000001', { attempts_remaining: 4 });
     await unchanged(stack, [target], async () => {
       expectError(await raw('PUT', validatePath(target), headers, body), 'GDF000014', { reason: 'signature already used' });
-      // The same claims signed again (ECDSA signatures differ each time) are still the same request.
-      const resigned = await target.client.headersFor('PUT', validatePath(target), body, {
-        timestamp: JSON.parse(Buffer.from(headers.AUTHORIZATION.split('.')[1], 'base64url').toString()).timestamp,
-      });
-      expect(resigned.AUTHORIZATION).not.toBe(headers.AUTHORIZATION);
-      expectError(await raw('PUT', validatePath(target), resigned, body), 'GDF000014', { reason: 'signature already used' });
+      // (r, n − s) verifies as well as (r, s): it is the same signature.
+      const [h, p, sig] = headers.AUTHORIZATION.split('.');
+      const twin = { ...headers, AUTHORIZATION: `${h}.${p}.${malleated('ES512', sig)}` };
+      expectError(await raw('PUT', validatePath(target), twin, body), 'GDF000014', { reason: 'signature already used' });
     });
     expect(await failed()).toBe('1');
+    // The same claims signed again (ECDSA signatures differ each time): a second request, counted as such.
+    const resigned = await target.client.headersFor('PUT', validatePath(target), body, {
+      timestamp: JSON.parse(Buffer.from(headers.AUTHORIZATION.split('.')[1], 'base64url').toString()).timestamp,
+    });
+    expect(resigned.AUTHORIZATION).not.toBe(headers.AUTHORIZATION);
+    expectError(await raw('PUT', validatePath(target), resigned, body), 'DTS000001', { attempts_remaining: 3 });
+    expect(await failed()).toBe('2');
   });
 
   it('the body changed after signing → 401 GDF000014', async () => {

@@ -46,7 +46,7 @@ const OBD000097 = envelope(
   'OBD000097',
   'Error occurred while sending token',
   'An unexpected error occurred while sending token',
-  'Um erro inesperado ocorreu ao tentar enviar token',
+  'Um erro inexperado ocorreu ao tentar enviar token',
 );
 const DTS000010 = envelope(
   'DTS000010',

@@ -131,7 +131,7 @@ describe('Redis restarted during a steady stream of resends', () => {
     const obd = {
       title: 'Error occurred while sending token',
       description: 'An unexpected error occurred while sending token',
-      translation: 'Um erro inesperado ocorreu ao tentar enviar token',
+      translation: 'Um erro inexperado ocorreu ao tentar enviar token',
     };
     const unexpected = results.filter(
       (r) =>

@@ -9,6 +9,7 @@ import type { ClientKeyKind } from '@lib/request-signing';
 import { signRequest } from '@lib/request-signing';
 import { codeIn, type Approver, type Stack } from './stack';
 import { dumpValues, scanKeys, scanMatching } from './redis';
+import { AUTH_FAILURE_DETAILS } from '@lib/domain';
 import { http, type DeviceApiClient, type HttpResult } from './api-client';
 
 export interface Envelope {
@@ -53,13 +54,18 @@ export const CATALOG: Record<string, { status: number; title: string; descriptio
     description: 'No device is associated with the provided device_key.',
     translation: 'Nenhum dispositivo está associado à device_key fornecida.',
   },
-  GDF000003: { status: 400, title: 'Bad Request', description: 'No API Client Key received', translation: 'Nenhuma API Client Key recebida' },
-  GDF000014: { status: 401, title: 'Unauthorized', description: 'QI Unauthenticated', translation: 'QI não autenticado' },
+  GDF000003: { status: 400, title: 'Bad Request', description: 'No API Client Key received', translation: 'Nenhuma chave de API do cliente recebida' },
+  GDF000014: {
+    status: 401,
+    title: 'QI Unauthenticated',
+    description: 'Please provide valid credentials as part of the request. Details: {detail}',
+    translation: 'Por favor forneça credenciais válidas como parte da request. Detalhes: {detalhe}',
+  },
   GDF000018: {
     status: 404,
     title: 'Not Found',
-    description: 'No ClientIntegration found for api_client_key',
-    translation: 'Nenhuma integração de cliente encontrada para a api_client_key',
+    description: 'No ClientIntegration found for api_client_key: {api_client_key}.',
+    translation: 'Nenhuma ClientIntegration encontrada para api_client_key: {api_client_key}.',
   },
   DTS000001: {
     status: 400,
@@ -113,19 +119,40 @@ export const CATALOG: Record<string, { status: number; title: string; descriptio
   DTS000012: { status: 403, title: 'Forbidden', description: 'Missing or invalid webhook signature', translation: 'Assinatura do webhook ausente ou inválida' },
 };
 
-/** The exact body the contract prescribes for `code`, with these extra fields. */
-export function envelope(code: string, extra_fields: Record<string, unknown> = {}): Envelope {
+/**
+ * GDF000014's detail for each reason: upstream's own words for a token that
+ * does not decode or verify (contract), ours for the other causes.
+ */
+const AUTH_DETAILS: Record<string, [en: string, pt: string]> = {
+  'invalid signature': ['Failed while decoding the authentication token', 'Falha ao decodificar o token de autenticação'],
+  'algorithm not allowed': ['Failed while decoding the authentication token', 'Falha ao decodificar o token de autenticação'],
+  ...Object.fromEntries(Object.entries(AUTH_FAILURE_DETAILS).map(([reason, d]) => [reason, [d.en, d.pt]])),
+};
+
+/** The client key GDF000018 names, if any (only a canonical UUID is echoed). */
+export interface EnvelopeValues {
+  api_client_key?: string;
+}
+
+/** The exact body the contract prescribes for `code`, with these extra fields (and GDF000014's detail from its reason). */
+export function envelope(code: string, extra_fields: Record<string, unknown> = {}, values: EnvelopeValues = {}): Envelope {
   const entry = CATALOG[code];
   if (!entry) throw new Error(`no catalog entry for ${code} in the test table`);
-  return { title: entry.title, description: entry.description, translation: entry.translation, code, extra_fields };
+  const detail = typeof extra_fields.reason === 'string' ? AUTH_DETAILS[extra_fields.reason] : undefined;
+  if (code === 'GDF000014' && !detail) throw new Error(`no GDF000014 detail for reason ${String(extra_fields.reason)}`);
+  const fill = (text: string, i: 0 | 1) =>
+    text
+      .replace(/\{(detail|detalhe)\}/, detail?.[i] ?? '')
+      .replace(/: \{api_client_key\}/, values.api_client_key === undefined ? '' : `: ${values.api_client_key}`);
+  return { title: entry.title, description: fill(entry.description, 0), translation: fill(entry.translation, 1), code, extra_fields };
 }
 
 /** Status, JSON content type and the whole envelope, in one comparison (so a failure shows all of it). */
-export function expectError(res: HttpResult, code: string, extra_fields: Record<string, unknown> = {}): void {
+export function expectError(res: HttpResult, code: string, extra_fields: Record<string, unknown> = {}, values: EnvelopeValues = {}): void {
   expect({ status: res.status, contentType: res.headers.get('content-type'), body: res.body }).toEqual({
     status: CATALOG[code].status,
     contentType: 'application/json; charset=utf-8',
-    body: envelope(code, extra_fields),
+    body: envelope(code, extra_fields, values),
   });
 }
 
