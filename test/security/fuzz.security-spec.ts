@@ -353,7 +353,8 @@ describe('fuzzing every endpoint: bad input gets a 4xx envelope and changes noth
     } catch (err) {
       return (err as Error).message;
     }
-    if (body.title !== expected.title || body.description !== expected.description || body.translation !== expected.translation) return 'texts differ from the catalog';
+    if (body.title !== expected.title || body.description !== expected.description || body.translation !== expected.translation)
+      return 'texts differ from the catalog';
     if (typeof body.extra_fields !== 'object' || body.extra_fields === null || Array.isArray(body.extra_fields)) return 'extra_fields is not an object';
     if (/\n\s+at /.test(res.text) || /FST_ERR|Error:/.test(res.text)) return 'internal detail in the answer';
     return undefined;

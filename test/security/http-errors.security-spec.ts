@@ -88,7 +88,10 @@ describe('HTTP server errors are answered in the envelope', () => {
   it.each([
     ['a 20 KB header', () => `GET /health/live HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`],
     ['a 20 KB request line', () => `GET /health/live?${'q'.repeat(20_000)} HTTP/1.1\r\nHost: ${host}\r\n\r\n`],
-    ['600 headers of 40 bytes', () => `GET /health/live HTTP/1.1\r\nHost: ${host}\r\n${Array.from({ length: 600 }, (_, i) => `X-H${i}: ${'v'.repeat(40)}\r\n`).join('')}\r\n`],
+    [
+      '600 headers of 40 bytes',
+      () => `GET /health/live HTTP/1.1\r\nHost: ${host}\r\n${Array.from({ length: 600 }, (_, i) => `X-H${i}: ${'v'.repeat(40)}\r\n`).join('')}\r\n`,
+    ],
   ])('%s → 431 DTS000016', async (_case, raw) => {
     expectEnvelope(await exchange(port, [raw()]), 'DTS000016');
     await stillServes();
@@ -99,7 +102,10 @@ describe('HTTP server errors are answered in the envelope', () => {
     ['an unknown HTTP version', () => `GET / HTTP/9.9\r\nHost: ${host}\r\n\r\n`],
     ['a header name with a space', () => `GET /health/live HTTP/1.1\r\nHost: ${host}\r\nBad Header: x\r\n\r\n`],
     ['Content-Length: abc', () => `POST /health/live HTTP/1.1\r\nHost: ${host}\r\nContent-Length: abc\r\n\r\n`],
-    ['Content-Length with Transfer-Encoding: chunked', () => `POST /health/live HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+    [
+      'Content-Length with Transfer-Encoding: chunked',
+      () => `POST /health/live HTTP/1.1\r\nHost: ${host}\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    ],
     ['a TLS hello', () => Buffer.from([0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a])],
   ])('%s → 400 DTS000018', async (_case, raw) => {
     expectEnvelope(await exchange(port, [raw()]), 'DTS000018');
@@ -117,7 +123,9 @@ describe('HTTP server errors are answered in the envelope', () => {
 
   it('a body over the limit → 413 DTS000008 (answered by the framework, in the same envelope)', async () => {
     const body = 'x'.repeat(20_000);
-    const answer = await exchange(port, [`PATCH /account/a/device/b/resend_token HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`]);
+    const answer = await exchange(port, [
+      `PATCH /account/a/device/b/resend_token HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+    ]);
     expect(answer.status).toBe(413);
     expect(JSON.parse(answer.body)).toEqual(envelopeFor('DTS000008'));
     await stillServes();

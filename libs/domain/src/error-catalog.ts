@@ -246,12 +246,21 @@ export const AUTH_FAILURE_DETAILS = {
   'invalid signature': { en: 'Failed while decoding the authentication token', pt: 'Falha ao decodificar o token de autenticação' },
   'algorithm not allowed': { en: 'Failed while decoding the authentication token', pt: 'Falha ao decodificar o token de autenticação' },
   'AUTHORIZATION header missing': { en: 'The AUTHORIZATION header is missing', pt: 'O cabeçalho AUTHORIZATION está ausente' },
-  'client key is not usable': { en: "The client integration's registered key cannot be used", pt: 'A chave registrada da integração do cliente não pode ser usada' },
-  'payload_md5 does not match the body': { en: "The token's payload_md5 does not match the request body", pt: 'O payload_md5 do token não corresponde ao corpo da requisição' },
+  'client key is not usable': {
+    en: "The client integration's registered key cannot be used",
+    pt: 'A chave registrada da integração do cliente não pode ser usada',
+  },
+  'payload_md5 does not match the body': {
+    en: "The token's payload_md5 does not match the request body",
+    pt: 'O payload_md5 do token não corresponde ao corpo da requisição',
+  },
   'method does not match the request': { en: "The token's method does not match the request", pt: 'O method do token não corresponde à requisição' },
   'uri does not match the request': { en: "The token's uri does not match the request path", pt: 'A uri do token não corresponde ao caminho da requisição' },
   'timestamp missing or not ISO-8601': { en: "The token's timestamp is missing or not ISO-8601", pt: 'O timestamp do token está ausente ou não é ISO-8601' },
-  'timestamp outside the accepted window': { en: "The token's timestamp is outside the accepted window", pt: 'O timestamp do token está fora da janela aceita' },
+  'timestamp outside the accepted window': {
+    en: "The token's timestamp is outside the accepted window",
+    pt: 'O timestamp do token está fora da janela aceita',
+  },
   'signature already used': { en: 'The token was already used', pt: 'O token já foi usado' },
 } as const satisfies Record<string, { en: string; pt: string }>;
 

@@ -82,7 +82,14 @@ describe('RequestVerifier', () => {
     /** A JWT over exactly these claims, signed now (a fresh ECDSA signature every time). */
     const jwtOf = async (claims: Record<string, unknown>) =>
       new CompactSign(new TextEncoder().encode(JSON.stringify(claims))).setProtectedHeader({ alg: 'ES256', typ: 'JWT' }).sign(privateKey);
-    const request = (authorization: string, method = 'GET', rawBody?: Buffer): SignedRequest => ({ clientKey: 'c-1', publicKeyPem: pem, authorization, method, path, rawBody });
+    const request = (authorization: string, method = 'GET', rawBody?: Buffer): SignedRequest => ({
+      clientKey: 'c-1',
+      publicKeyPem: pem,
+      authorization,
+      method,
+      path,
+      rawBody,
+    });
     const utcSeconds = (d = new Date()) => d.toISOString().slice(0, 19);
 
     it('accepts a timestamp with no zone (UTC), and applies the window to it as to any other', async () => {
@@ -104,7 +111,9 @@ describe('RequestVerifier', () => {
     it('refuses the bodiless forms on a request that has a body', async () => {
       for (const md5Claim of [{ payload_md5: md5('{}') }, { payload_md5: md5('') }, {}]) {
         const jwt = await jwtOf({ ...md5Claim, timestamp: utcSeconds(), method: 'PATCH', uri: path });
-        const err = await verifier().verify(request(jwt, 'PATCH', Buffer.from('{"contact_type":"sms"}'))).catch((e: unknown) => e);
+        const err = await verifier()
+          .verify(request(jwt, 'PATCH', Buffer.from('{"contact_type":"sms"}')))
+          .catch((e: unknown) => e);
         expect(reasonOf(err)).toBe('payload_md5 does not match the body');
       }
     });

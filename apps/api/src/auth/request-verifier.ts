@@ -49,7 +49,6 @@ export interface SignedRequest {
   rawBody: Buffer | undefined;
 }
 
-
 /** A JWS in compact serialization: three base64url segments (the signature empty for `alg: none`), no padding, nothing else. */
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 

@@ -4,7 +4,16 @@
  * Nest and Fastify report (routes, guards, pipes, body parsing, not found).
  */
 import { HttpException } from '@nestjs/common';
-import { DomainError, ERROR_CATALOG, ErrorCodes, InfrastructureError, envelopeFor, type CatalogTextParams, type ErrorCode, type ErrorEnvelope } from '@lib/domain';
+import {
+  DomainError,
+  ERROR_CATALOG,
+  ErrorCodes,
+  InfrastructureError,
+  envelopeFor,
+  type CatalogTextParams,
+  type ErrorCode,
+  type ErrorEnvelope,
+} from '@lib/domain';
 
 export interface ErrorResponse {
   status: number;
@@ -75,6 +84,12 @@ function fastifyError(err: unknown): FastifyLikeError | undefined {
   return undefined;
 }
 
-function respond(code: ErrorCode, extra: Record<string, unknown>, unexpected: boolean, headers?: Record<string, string>, textParams?: CatalogTextParams): ErrorResponse {
+function respond(
+  code: ErrorCode,
+  extra: Record<string, unknown>,
+  unexpected: boolean,
+  headers?: Record<string, string>,
+  textParams?: CatalogTextParams,
+): ErrorResponse {
   return { status: ERROR_CATALOG[code].status, body: envelopeFor(code, extra, textParams), headers, unexpected };
 }

@@ -77,7 +77,9 @@ function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): voi
   }
   const { status, body } = clientErrorResponse(err);
   // Sent, then the connection closed; a client that does not read is cut off after a second.
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
   setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
