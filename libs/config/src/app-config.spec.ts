@@ -139,8 +139,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig(testEnv({ TOKEN_ALPHABET: 'aab' }), 'api')).toThrow(/TOKEN_ALPHABET/);
   });
 
-  it("reads the worker's job lock and stalled-job check (BullMQ's 30 s defaults unless set)", () => {
-    expect(loadConfig(testEnv(), 'worker').worker).toMatchObject({ lockDurationMs: 30_000, stalledIntervalMs: 30_000 });
+  it("reads the worker's job lock and stalled-job check (5 s and 2 s unless set: a killed worker's sends are taken over within seconds)", () => {
+    expect(loadConfig(testEnv(), 'worker').worker).toMatchObject({ lockDurationMs: 5_000, stalledIntervalMs: 2_000 });
     expect(loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '4000', WORKER_STALLED_INTERVAL_MS: '1000' }), 'worker').worker).toMatchObject({
       lockDurationMs: 4000,
       stalledIntervalMs: 1000,
