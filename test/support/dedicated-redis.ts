@@ -29,10 +29,12 @@ export class DedicatedRedis {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    /** The port of the master this one replicates, if it is a replica. */
+    readonly replicaOf?: number,
   ) {}
 
-  static async create(): Promise<DedicatedRedis> {
-    return new DedicatedRedis(await freePort(), mkdtempSync(join(tmpdir(), 'e2e-redis-')));
+  static async create(options: { replicaOf?: number } = {}): Promise<DedicatedRedis> {
+    return new DedicatedRedis(await freePort(), mkdtempSync(join(tmpdir(), 'e2e-redis-')), options.replicaOf);
   }
 
   get url(): string {
@@ -46,6 +48,7 @@ export class DedicatedRedis {
   async start(timeoutMs = 10_000): Promise<void> {
     if (this.running) return;
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--dir', this.dir];
+    if (this.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(this.replicaOf));
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.output = [];
@@ -53,7 +56,9 @@ export class DedicatedRedis {
       const timer = setTimeout(() => reject(new Error(`redis-server not ready after ${timeoutMs} ms:\n${this.output.join('')}`)), timeoutMs);
       const onData = (chunk: Buffer) => {
         this.output.push(chunk.toString('utf8'));
-        if (/Ready to accept connections/.test(this.output.join(''))) {
+        // A replica is ready once its first sync from the master is done.
+        const ready = this.replicaOf === undefined ? /Ready to accept connections/ : /MASTER <-> REPLICA sync: Finished with success/;
+        if (ready.test(this.output.join(''))) {
           clearTimeout(timer);
           resolve();
         }

@@ -42,6 +42,12 @@ export const CATALOG: Record<string, { status: number; title: string; descriptio
     description: 'Given document number does not belong to an approver for this account',
     translation: 'O documento informado não pertence a um aprovador desta conta',
   },
+  OBD000097: {
+    status: 400,
+    title: 'Error occurred while sending token',
+    description: 'An unexpected error occurred while sending token',
+    translation: 'Um erro inexperado ocorreu ao tentar enviar token',
+  },
   OBD000099: {
     status: 400,
     title: 'Number of token validation attempts exceeded',
@@ -117,6 +123,32 @@ export const CATALOG: Record<string, { status: number; title: string; descriptio
     translation: 'Credenciais de administrador ausentes ou inválidas',
   },
   DTS000012: { status: 403, title: 'Forbidden', description: 'Missing or invalid webhook signature', translation: 'Assinatura do webhook ausente ou inválida' },
+  DTS000013: {
+    status: 429,
+    title: 'Too many failed token validations',
+    description: 'The limit of failed token validations for this approver or account has been reached; try again later',
+    translation: 'O limite de validações de token com falha para este aprovador ou conta foi atingido; tente novamente mais tarde',
+  },
+  DTS000014: {
+    status: 429,
+    title: 'Too many devices',
+    description: 'The limit of new devices for this account has been reached; try again later',
+    translation: 'O limite de novos dispositivos para esta conta foi atingido; tente novamente mais tarde',
+  },
+  DTS000015: { status: 403, title: 'Forbidden', description: 'Cross-origin request refused', translation: 'Requisição de outra origem recusada' },
+  DTS000016: {
+    status: 431,
+    title: 'Request Header Fields Too Large',
+    description: 'The request line or headers are larger than allowed',
+    translation: 'A linha de requisição ou os cabeçalhos são maiores que o permitido',
+  },
+  DTS000017: {
+    status: 408,
+    title: 'Request Timeout',
+    description: 'The request was not received in time',
+    translation: 'A requisição não foi recebida a tempo',
+  },
+  DTS000018: { status: 400, title: 'Bad Request', description: 'The request is not valid HTTP', translation: 'A requisição não é HTTP válido' },
 };
 
 /**

@@ -80,6 +80,8 @@ const ApiEnv = SharedEnv.extend({
   AUTH_CLOCK_SKEW_MARGIN_SECONDS: int(60, 0),
   // Delivery receipts' signatures are checked with the Twilio account's auth token.
   TWILIO_AUTH_TOKEN: optionalString,
+  REDIS_MIN_REPLICAS_ACK: int(0, 0),
+  REDIS_REPLICAS_ACK_TIMEOUT_MS: int(200, 1),
 });
 
 /** Settings of the worker alone. */
@@ -190,6 +192,8 @@ export interface ApiConfig extends SharedConfig {
   authClockSkewMarginSeconds: number;
   /** Twilio delivery receipts: the public URL they are posted to (and signed over) and the key of their signatures; absent: not taken. */
   receipts?: { callbackUrl: string; authToken: string };
+  /** Replicas a send request's writes must reach before the 202 (WAIT / WAITAOF), and how long to wait; 0: no waiting. */
+  replicaAck: { minReplicas: number; timeoutMs: number };
 }
 
 /** The worker's configuration. */
@@ -303,6 +307,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
       full: pair(e.BOARD_USERNAME, e.BOARD_PASSWORD, 'BOARD'),
       readOnly: pair(e.BOARD_READONLY_USERNAME, e.BOARD_READONLY_PASSWORD, 'BOARD_READONLY'),
     };
+    if (e.REDIS_MIN_REPLICAS_ACK > 0 && e.REDIS_REPLICAS_ACK_TIMEOUT_MS >= e.REDIS_COMMAND_TIMEOUT_MS) {
+      problems.push('REDIS_REPLICAS_ACK_TIMEOUT_MS: must be shorter than REDIS_COMMAND_TIMEOUT_MS (the wait is a command of its own)');
+    }
     if (e.TWILIO_STATUS_CALLBACK_URL && !e.TWILIO_AUTH_TOKEN) {
       problems.push('TWILIO_AUTH_TOKEN: required when TWILIO_STATUS_CALLBACK_URL is set (delivery receipts are signed with it)');
     }
@@ -326,6 +333,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
       authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
       authClockSkewMarginSeconds: e.AUTH_CLOCK_SKEW_MARGIN_SECONDS,
       receipts: e.TWILIO_STATUS_CALLBACK_URL ? { callbackUrl: e.TWILIO_STATUS_CALLBACK_URL, authToken: e.TWILIO_AUTH_TOKEN! } : undefined,
+      replicaAck: { minReplicas: e.REDIS_MIN_REPLICAS_ACK, timeoutMs: e.REDIS_REPLICAS_ACK_TIMEOUT_MS },
     };
     return Object.freeze(config);
   }

@@ -6,3 +6,4 @@ export * from './directory.repository';
 export * from './device.repository';
 export * from './replay-guard';
 export * from './client-cache';
+export * from './replica-ack';

@@ -20,6 +20,7 @@ import {
 } from '@lib/domain';
 import { DeviceRepository, type NewDevice } from '@lib/store';
 import { DispatchQueue } from '../infrastructure/dispatch-queue';
+import { WriteAcknowledgement } from '../infrastructure/write-ack';
 import { APP_CONFIG } from '../infrastructure/tokens';
 import { ApiMetrics } from '../observability/api-metrics';
 
@@ -41,6 +42,7 @@ export class TokenSender {
     @Inject(APP_CONFIG) private readonly config: ApiConfig,
     private readonly devices: DeviceRepository,
     private readonly queue: DispatchQueue,
+    private readonly writes: WriteAcknowledgement,
     private readonly crypto: TokenCrypto,
     private readonly metrics: ApiMetrics,
   ) {}
@@ -85,6 +87,8 @@ export class TokenSender {
         // job runs, the worker's repair would add it as well (see
         // PENDING_DISPATCHES): a 202 means the send will happen.
         await this.queue.add({ dispatchId: result.dispatchId, requestId: result.requestId });
+        // With REDIS_MIN_REPLICAS_ACK set, a 202 also means the writes are on that many replicas.
+        if (!(await this.writes.replicated())) throw new DomainError(ErrorCodes.sendFailed, { reason: 'replication_timeout' });
         return { createdAt: result.createdAt };
       case 'exists':
         throw new DomainError(ErrorCodes.deviceExists);

@@ -12,8 +12,9 @@ import type { RedisClient as Redis } from '@lib/store';
 import { TokenCrypto } from '@lib/domain';
 import type { ApiConfig } from '@lib/config';
 import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
-import { ClientCache, DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, createRedis } from '@lib/store';
+import { ClientCache, DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, ReplicaAck, createRedis } from '@lib/store';
 import { DispatchQueue } from './dispatch-queue';
+import { WriteAcknowledgement } from './write-ack';
 import { APP_CONFIG, QUEUE_REDIS, REDIS, SUBSCRIBER_REDIS } from './tokens';
 
 /** The connections, the key layout and the configuration, for every module (BullModule's factory included). */
@@ -75,9 +76,11 @@ export class InfrastructureModule implements OnModuleInit {
           useFactory: (d: DirectoryRepository, r: Redis, k: RedisKeys) => new ClientCache(d, r, k),
         },
         { provide: ReplayGuard, inject: [REDIS, RedisKeys], useFactory: (r: Redis, k: RedisKeys) => new ReplayGuard(r, k) },
+        { provide: ReplicaAck, inject: [RedisKeys], useFactory: (k: RedisKeys) => new ReplicaAck(config.replicaAck, k.pendingDispatches) },
         DispatchQueue,
+        WriteAcknowledgement,
       ],
-      exports: [BullModule, TokenCrypto, DirectoryRepository, ClientCache, DeviceRepository, ReplayGuard, DispatchQueue],
+      exports: [BullModule, TokenCrypto, DirectoryRepository, ClientCache, DeviceRepository, ReplayGuard, DispatchQueue, WriteAcknowledgement],
     };
   }
 }
