@@ -138,8 +138,8 @@ async function serviceEnv(redisUrl: string, fakes: FakeProviders): Promise<Recor
     // device is asked again only seconds later) and caps far above what a run
     // sends. The Lua script still checks and records both, as always.
     RESEND_COALESCE_SECONDS: '1',
-    SEND_LIMIT_PER_DEVICE_PER_HOUR: '1000000',
-    SEND_LIMIT_PER_DESTINATION_PER_HOUR: '1000000',
+    SEND_LIMIT_PER_DEVICE: '1000000',
+    SEND_LIMIT_PER_DESTINATION: '1000000',
     WORKER_HTTP_HOST: '127.0.0.1',
     WORKER_HTTP_PORT: String(await freePort()),
     ...opt.env,

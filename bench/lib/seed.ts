@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
-import { DEFAULT_TOKEN_POLICY, TokenCrypto, destinationOf, maskDestination, type Approver } from '@lib/domain';
+import { DEFAULT_DATA_LIFETIMES, DEFAULT_TOKEN_POLICY, TokenCrypto, destinationOf, maskDestination, type Approver } from '@lib/domain';
 import { DeviceRepository, DirectoryRepository, RedisKeys, type RedisClient } from '@lib/store';
 import { DISPATCH_QUEUE, sendTokenJob } from '@lib/dispatch-contract';
 import { generateClientKeyPair, type ClientKeyKind, type RequestSigningAlg } from '@lib/request-signing';
@@ -107,11 +107,13 @@ export async function seedDevices(
               perDeviceCap: 1_000_000,
               perDestinationCap: 1_000_000,
               windowMs: 3600_000,
+              dispatchTtlSeconds: DEFAULT_DATA_LIFETIMES.dispatchSeconds,
+              pendingDeviceTtlSeconds: DEFAULT_DATA_LIFETIMES.pendingDeviceSeconds,
             },
             { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number, creationCap: 1, creationWindowMs: 3600_000 },
           );
           if (result.outcome !== 'queued') throw new Error(`seeding a device: ${result.outcome}`);
-          const job = sendTokenJob({ dispatchId: device.dispatchId, requestId }, RETRY);
+          const job = sendTokenJob({ dispatchId: device.dispatchId, requestId }, RETRY, DEFAULT_DATA_LIFETIMES);
           await jobsTo.add(job.name, job.data, job.opts);
         })(),
       );

@@ -10,6 +10,7 @@ import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { createRedis } from '@lib/store';
 import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
+import { DEFAULT_DATA_LIFETIMES } from '@lib/domain';
 
 const port = Number(process.env.PORT);
 const connection = createRedis('command', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-fastify-floor');
@@ -25,7 +26,7 @@ app.patch<{ Params: { account_key: string; device_key: string }; Body: { contact
     await queue.add(
       DispatchJobName.sendToken,
       { dispatchId, accountKey: req.params.account_key, deviceKey: req.params.device_key, channel: req.body?.contact_type ?? 'sms', requestId: req.id },
-      { ...dispatchJobOptions(retry), jobId: dispatchId },
+      { ...dispatchJobOptions(retry, DEFAULT_DATA_LIFETIMES), jobId: dispatchId },
     );
     return reply.code(202).send({ device_key: req.params.device_key, device_status: 'pending_2fa_approval', created_at: new Date().toISOString() });
   },

@@ -12,6 +12,7 @@ import { NestFactory } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { createRedis } from '@lib/store';
 import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
+import { DEFAULT_DATA_LIFETIMES } from '@lib/domain';
 
 const queue =
   process.env.QUEUE_ADD === '1'
@@ -33,7 +34,7 @@ class ResendController {
       await queue.add(
         DispatchJobName.sendToken,
         { dispatchId, accountKey, deviceKey, channel: body?.contact_type ?? 'sms', requestId: dispatchId },
-        { ...dispatchJobOptions(retry), jobId: dispatchId },
+        { ...dispatchJobOptions(retry, DEFAULT_DATA_LIFETIMES), jobId: dispatchId },
       );
     }
     return { device_key: deviceKey, device_status: 'pending_2fa_approval', created_at: new Date().toISOString() };

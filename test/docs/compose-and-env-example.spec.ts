@@ -34,6 +34,16 @@ describe('docker-compose.yml', () => {
     for (const entry of published) expect(entry).toMatch(/^- "127\.0\.0\.1:\d+:\d+"$/);
   });
 
+  it('passes every setting to the app that reads it', () => {
+    const block = (from: string, to: string) => compose.slice(compose.indexOf(from), compose.indexOf(to));
+    const shared = block('x-shared-environment:', '\nservices:');
+    const passed = (service: string) => (name: string) => new RegExp(`^\\s+${name}:`, 'm').test(shared + service);
+    const api = passed(block('\n  api:', '\n  worker:'));
+    const worker = passed(block('\n  worker:', '\n  ses:'));
+    expect(SETTINGS.api.filter((name) => !api(name))).toEqual([]);
+    expect(SETTINGS.worker.filter((name) => !worker(name))).toEqual([]);
+  });
+
   it('gives the worker no admin token and no dashboard user', () => {
     const worker = compose.slice(compose.indexOf('\n  worker:'), compose.indexOf('\n  ses:'));
     const shared = compose.slice(compose.indexOf('x-shared-environment:'), compose.indexOf('\nservices:'));
@@ -45,7 +55,7 @@ describe('docker-compose.yml', () => {
 describe('.env.example', () => {
   it('lists every setting of the config schema', () => {
     const names = schemaVariables();
-    expect(names).toEqual(expect.arrayContaining(['GUESS_LIMIT_PER_APPROVER_PER_DAY', 'AUTH_CLOCK_SKEW_MARGIN_SECONDS']));
+    expect(names).toEqual(expect.arrayContaining(['GUESS_LIMIT_PER_APPROVER', 'AUTH_CLOCK_SKEW_MARGIN_SECONDS']));
     const listed = new Set([...envExample.matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
     expect(names.filter((n) => !listed.has(n))).toEqual([]);
   });

@@ -9,7 +9,7 @@
  * adds a lost job back at once.
  */
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_TOKEN_POLICY, GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, maskDestination } from '@lib/domain';
+import { DEFAULT_TOKEN_POLICY, DEFAULT_DATA_LIFETIMES, DEFAULT_GUESS_LIMIT_POLICY, DEFAULT_SEND_LIMIT_POLICY, TokenCrypto, maskDestination } from '@lib/domain';
 import { DeviceRepository } from '@lib/store';
 import { Figures } from '../support/figures';
 import { QueueProbe } from '../support/queue-probe';
@@ -60,9 +60,17 @@ describe('a dispatch recorded but never queued is sent anyway, once', () => {
         coalesceMs: 30_000,
         perDeviceCap: 5,
         perDestinationCap: 10,
-        windowMs: SEND_LIMIT_WINDOW_MS,
+        windowMs: DEFAULT_SEND_LIMIT_POLICY.windowSeconds * 1000,
+        dispatchTtlSeconds: DEFAULT_DATA_LIFETIMES.dispatchSeconds,
+        pendingDeviceTtlSeconds: DEFAULT_DATA_LIFETIMES.pendingDeviceSeconds,
       },
-      { sessionId: randomUUID(), contactType: 'sms', approverDocument: approver.document_number, creationCap: 20, creationWindowMs: GUESS_LIMIT_WINDOW_MS },
+      {
+        sessionId: randomUUID(),
+        contactType: 'sms',
+        approverDocument: approver.document_number,
+        creationCap: 20,
+        creationWindowMs: DEFAULT_GUESS_LIMIT_POLICY.windowSeconds * 1000,
+      },
     );
     expect(recorded.outcome).toBe('queued');
     expect(await probe.job(dispatchId)).toBeUndefined();

@@ -40,8 +40,8 @@ describe('error catalog', () => {
       label: 'errors',
       env: {
         BODY_LIMIT_BYTES: String(BODY_LIMIT),
-        SEND_LIMIT_PER_DEVICE_PER_HOUR: String(DEVICE_CAP),
-        SEND_LIMIT_PER_DESTINATION_PER_HOUR: '10',
+        SEND_LIMIT_PER_DEVICE: String(DEVICE_CAP),
+        SEND_LIMIT_PER_DESTINATION: '10',
         RESEND_COALESCE_SECONDS: '30',
         TOKEN_MAX_FAILED_ATTEMPTS: String(MAX_FAILED),
       },
@@ -405,7 +405,7 @@ describe('error catalog', () => {
     await deviceSettled(stack, d.deviceKey);
     const delivered = stack.twilio.messages.length + stack.ses.messages.length;
     const res = await unchanged(stack, [d], () => d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'email' }));
-    expectError(res, 'DTS000004', { limit: 'per_device_per_hour', retry_after_seconds: expect.any(Number) });
+    expectError(res, 'DTS000004', { limit: 'per_device', window_seconds: 3600, retry_after_seconds: expect.any(Number) });
     const retryAfter = res.body.extra_fields.retry_after_seconds as number;
     expect(retryAfter).toBeGreaterThan(3600 - 60);
     expect(retryAfter).toBeLessThanOrEqual(3600);

@@ -114,7 +114,7 @@ describe('observability', () => {
     beforeAll(async () => {
       stack = await Stack.start({
         label: 'observability',
-        env: { AWS_SECRET_ACCESS_KEY: AWS_SECRET, SEND_LIMIT_PER_DEVICE_PER_HOUR: '2', DISPATCH_ATTEMPTS: '3' },
+        env: { AWS_SECRET_ACCESS_KEY: AWS_SECRET, SEND_LIMIT_PER_DEVICE: '2', DISPATCH_ATTEMPTS: '3' },
       });
 
       // SMS create (our request id); a same-channel resend inside the window is coalesced.

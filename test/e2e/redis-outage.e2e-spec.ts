@@ -74,8 +74,8 @@ describe('Redis outage', () => {
       env: {
         // The resend after the outage must be a new send, not joined to the creation's.
         RESEND_COALESCE_SECONDS: '0',
-        SEND_LIMIT_PER_DEVICE_PER_HOUR: '50',
-        SEND_LIMIT_PER_DESTINATION_PER_HOUR: '50',
+        SEND_LIMIT_PER_DEVICE: '50',
+        SEND_LIMIT_PER_DESTINATION: '50',
       },
     });
     device = await stack.newDevice('sms');

@@ -42,8 +42,8 @@ describe('send limits', () => {
       label: 'limits',
       env: {
         RESEND_COALESCE_SECONDS: String(COALESCE_SECONDS),
-        SEND_LIMIT_PER_DEVICE_PER_HOUR: String(DEVICE_CAP),
-        SEND_LIMIT_PER_DESTINATION_PER_HOUR: String(DESTINATION_CAP),
+        SEND_LIMIT_PER_DEVICE: String(DEVICE_CAP),
+        SEND_LIMIT_PER_DESTINATION: String(DESTINATION_CAP),
         TOKEN_MAX_FAILED_ATTEMPTS: String(MAX_FAILED),
       },
     });
@@ -64,8 +64,8 @@ describe('send limits', () => {
     return Promise.all(requests.map((r, i) => http(stack.apiUrl + r.path, { method: r.method, headers: signed[i], body: r.body })));
   }
 
-  function expectTooMany(res: HttpResult, limit: 'per_device_per_hour' | 'per_destination_per_hour', oldestSendAtMs: number): void {
-    expectError(res, 'DTS000004', { limit, retry_after_seconds: expect.any(Number) });
+  function expectTooMany(res: HttpResult, limit: 'per_device' | 'per_destination', oldestSendAtMs: number): void {
+    expectError(res, 'DTS000004', { limit, window_seconds: HOUR_S, retry_after_seconds: expect.any(Number) });
     const retryAfter = res.body.extra_fields.retry_after_seconds as number;
     // The oldest send of the rolling hour leaves the window at oldest + 1 h.
     const expected = Math.ceil((oldestSendAtMs + HOUR_S * 1000 - Date.now()) / 1000);
@@ -119,14 +119,14 @@ describe('send limits', () => {
     expect(delivered).toBeGreaterThanOrEqual(2); // the creation's SMS may have been superseded before it was sent
 
     await unchanged(stack, [d], async () => {
-      expectTooMany(await d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'email' }), 'per_device_per_hour', createdAt);
-      expectTooMany(await d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'sms' }), 'per_device_per_hour', createdAt);
-      expectTooMany(await d.client.resend(d.accountKey, d.deviceKey), 'per_device_per_hour', createdAt);
+      expectTooMany(await d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'email' }), 'per_device', createdAt);
+      expectTooMany(await d.client.resend(d.accountKey, d.deviceKey, { contact_type: 'sms' }), 'per_device', createdAt);
+      expectTooMany(await d.client.resend(d.accountKey, d.deviceKey), 'per_device', createdAt);
       const answers = await burst(
         d,
         range(10).map((i) => ({ method: 'PATCH', path: resendPath(d), body: JSON.stringify({ contact_type: i % 2 ? 'sms' : 'email' }) })),
       );
-      for (const a of answers) expectTooMany(a, 'per_device_per_hour', createdAt);
+      for (const a of answers) expectTooMany(a, 'per_device', createdAt);
     });
     expect(smsTo(d.approver.phone_number).length + mailsTo(d.approver.email).length).toBe(delivered);
     // The latest token sent still works.
@@ -164,10 +164,10 @@ describe('send limits', () => {
     const c = dev(randomUUID());
     await unchanged(stack, [a, b], async () => {
       // Both devices are under their own cap (2 of 3): it is the phone that is at its limit.
-      expectTooMany(await client.resend(accountKey, a.deviceKey), 'per_destination_per_hour', firstSendAt);
-      expectTooMany(await client.resend(accountKey, b.deviceKey, { contact_type: 'sms' }), 'per_destination_per_hour', firstSendAt);
+      expectTooMany(await client.resend(accountKey, a.deviceKey), 'per_destination', firstSendAt);
+      expectTooMany(await client.resend(accountKey, b.deviceKey, { contact_type: 'sms' }), 'per_destination', firstSendAt);
       // A third device for the same phone is not even created.
-      expectTooMany(await create(c.deviceKey), 'per_destination_per_hour', firstSendAt);
+      expectTooMany(await create(c.deviceKey), 'per_destination', firstSendAt);
       expectError(await client.query(accountKey, c.deviceKey), 'OBD000100');
     });
     expect(smsTo(approver.phone_number)).toHaveLength(4);
@@ -200,7 +200,7 @@ describe('send limits', () => {
     const accepted = keys.filter((_, i) => answers[i].status === 202);
     expect(accepted).toHaveLength(DESTINATION_CAP);
     for (const a of answers.filter((r) => r.status !== 202)) {
-      expectError(a, 'DTS000004', { limit: 'per_destination_per_hour', retry_after_seconds: expect.any(Number) });
+      expectError(a, 'DTS000004', { limit: 'per_destination', window_seconds: 3600, retry_after_seconds: expect.any(Number) });
     }
     await Promise.all(accepted.map((deviceKey) => deviceSettled(stack, deviceKey)));
     expect(smsTo(approver.phone_number)).toHaveLength(DESTINATION_CAP);

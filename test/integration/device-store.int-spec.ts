@@ -5,16 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver } from '@lib/domain';
-import {
-  DeviceRepository,
-  DirectoryRepository,
-  PROVIDER_MESSAGE_TTL_SECONDS,
-  RedisKeys,
-  type Account,
-  type AttemptLimits,
-  type DispatchRequest,
-} from '@lib/store';
+import { DEFAULT_DATA_LIFETIMES, DEFAULT_GUESS_LIMIT_POLICY, DEFAULT_SEND_LIMIT_POLICY, TokenCrypto, type Approver } from '@lib/domain';
+import { DeviceRepository, DirectoryRepository, RedisKeys, type Account, type AttemptLimits, type DispatchRequest } from '@lib/store';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
 describe('DeviceRepository on Redis', () => {
@@ -53,10 +45,12 @@ describe('DeviceRepository on Redis', () => {
     maskedDestination: '+55*******0000',
     nowMs: Date.now(),
     maxFailedAttempts: 5,
+    dispatchTtlSeconds: DEFAULT_DATA_LIFETIMES.dispatchSeconds,
+    pendingDeviceTtlSeconds: DEFAULT_DATA_LIFETIMES.pendingDeviceSeconds,
     coalesceMs: 30_000,
     perDeviceCap: 5,
     perDestinationCap: 10,
-    windowMs: SEND_LIMIT_WINDOW_MS,
+    windowMs: DEFAULT_SEND_LIMIT_POLICY.windowSeconds * 1000,
     ...over,
   });
   const create = {
@@ -64,13 +58,13 @@ describe('DeviceRepository on Redis', () => {
     contactType: 'sms' as const,
     approverDocument: '12345678901',
     creationCap: 1000,
-    creationWindowMs: GUESS_LIMIT_WINDOW_MS,
+    creationWindowMs: DEFAULT_GUESS_LIMIT_POLICY.windowSeconds * 1000,
   };
   const limits = (over: Partial<AttemptLimits> = {}): AttemptLimits => ({
     maxFailedAttempts: 5,
     perApprover: 20,
     perAccount: 100,
-    windowMs: GUESS_LIMIT_WINDOW_MS,
+    windowMs: DEFAULT_GUESS_LIMIT_POLICY.windowSeconds * 1000,
     ...over,
   });
 
@@ -137,7 +131,7 @@ describe('DeviceRepository on Redis', () => {
     const refused = reqs.filter((_, i) => results[i].outcome === 'creation_cap');
     expect(refused).toHaveLength(15);
     const retry = results.find((r) => r.outcome === 'creation_cap');
-    expect(retry && 'retryAfterMs' in retry && retry.retryAfterMs).toBeGreaterThan(GUESS_LIMIT_WINDOW_MS - 60_000);
+    expect(retry && 'retryAfterMs' in retry && retry.retryAfterMs).toBeGreaterThan(DEFAULT_GUESS_LIMIT_POLICY.windowSeconds * 1000 - 60_000);
     for (const r of refused) {
       expect(await redis.exists(keys.device(accountKey, r.deviceKey), keys.dispatch(r.dispatchId))).toBe(0);
       expect(await pending(r.dispatchId)).toBe(false);
@@ -180,8 +174,8 @@ describe('DeviceRepository on Redis', () => {
     const refused = await devices.requestDispatch(request({ destinationDigest, perDestinationCap: 3 }), create);
     expect(refused.outcome).toBe('destination_cap');
     if (refused.outcome !== 'destination_cap') return;
-    expect(refused.retryAfterMs).toBeGreaterThan(SEND_LIMIT_WINDOW_MS - 60_000);
-    expect(refused.retryAfterMs).toBeLessThanOrEqual(SEND_LIMIT_WINDOW_MS);
+    expect(refused.retryAfterMs).toBeGreaterThan(DEFAULT_SEND_LIMIT_POLICY.windowSeconds * 1000 - 60_000);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(DEFAULT_SEND_LIMIT_POLICY.windowSeconds * 1000);
   });
 
   it('never reserves more than the attempt limit under 50 concurrent guesses', async () => {
@@ -225,7 +219,7 @@ describe('DeviceRepository on Redis', () => {
     expect(results.filter((r) => r.outcome === 'reserved')).toHaveLength(8);
     expect(results.filter((r) => r.outcome === 'approver_budget')).toHaveLength(52);
     const refused = results.find((r) => r.outcome === 'approver_budget');
-    expect(refused && 'retryAfterMs' in refused && refused.retryAfterMs).toBeGreaterThan(GUESS_LIMIT_WINDOW_MS - 60_000);
+    expect(refused && 'retryAfterMs' in refused && refused.retryAfterMs).toBeGreaterThan(DEFAULT_GUESS_LIMIT_POLICY.windowSeconds * 1000 - 60_000);
     // The budget refused before counting: no device lost an attempt to it.
     const counted = await Promise.all(keysOf.map(async (k) => (await devices.get(accountKey, k))!.failedAttempts));
     expect(counted.reduce((a, b) => a + b, 0)).toBe(8);
@@ -296,7 +290,7 @@ describe('DeviceRepository on Redis', () => {
   it('records a send and restarts the lifetime from the hand-off', async () => {
     const dev = await newDevice();
     await arm(dev, 1_000);
-    await devices.markSent(dev, 'twilio', 'SM123', 99_000, 1);
+    await devices.markSent(dev, { provider: 'twilio', providerMessageId: 'SM123', ttlSeconds: DEFAULT_DATA_LIFETIMES.providerMessageSeconds }, 99_000, 1);
     expect(await redis.hget(keys.device('acc-1', dev.deviceKey), 'token_expires_at')).toBe('99000');
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', providerMessageId: 'SM123', attempts: 1 });
   });
@@ -304,7 +298,12 @@ describe('DeviceRepository on Redis', () => {
   it('does not arm a dispatch already recorded as sent again (its job re-run after a worker crash)', async () => {
     const dev = await newDevice();
     expect(await arm(dev)).toBe('armed');
-    await devices.markSent(dev, 'twilio', 'SM456', Date.now() + 1000, 1);
+    await devices.markSent(
+      dev,
+      { provider: 'twilio', providerMessageId: 'SM456', ttlSeconds: DEFAULT_DATA_LIFETIMES.providerMessageSeconds },
+      Date.now() + 1000,
+      1,
+    );
     const before = await redis.hgetall(keys.device('acc-1', dev.deviceKey));
     expect(await arm(dev, Date.now() + 5000, 2)).toBe('already_sent');
     expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(before);
@@ -445,15 +444,67 @@ describe('DeviceRepository on Redis', () => {
     });
   });
 
+  describe('lifetimes', () => {
+    const ttlOf = (key: string) => redis.ttl(key);
+    const deviceKeys = (dev: DispatchRequest) => [keys.device(dev.accountKey, dev.deviceKey), keys.deviceEvents(dev.accountKey, dev.deviceKey)];
+
+    it('gives a device not validated yet, and its history, their lifetime from each send request; validation makes them permanent', async () => {
+      const dev = await newDevice({ pendingDeviceTtlSeconds: 100, coalesceMs: 0 });
+      for (const key of deviceKeys(dev)) expect(await ttlOf(key)).toBeGreaterThan(95);
+      expect(await ttlOf(keys.dispatch(dev.dispatchId))).toBeGreaterThan(DEFAULT_DATA_LIFETIMES.dispatchSeconds - 60);
+      // A resend renews the device's lifetime: its new code must not outlive it.
+      await redis.expire(keys.device(dev.accountKey, dev.deviceKey), 10);
+      const resend = request({ deviceKey: dev.deviceKey, pendingDeviceTtlSeconds: 200, coalesceMs: 0 });
+      expect((await devices.requestDispatch(resend)).outcome).toBe('queued');
+      for (const key of deviceKeys(dev)) expect(await ttlOf(key)).toBeGreaterThan(195);
+      await arm(resend);
+      const r = await devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now());
+      if (r.outcome !== 'reserved') throw new Error(r.outcome);
+      expect((await devices.completeValidation('acc-1', dev.deviceKey, r, Date.now())).outcome).toBe('created');
+      for (const key of deviceKeys(dev)) expect(await ttlOf(key)).toBe(-1);
+    });
+
+    it('keeps the lifetime of a device rejected after too many wrong codes', async () => {
+      const dev = await newDevice({ pendingDeviceTtlSeconds: 100 });
+      await arm(dev);
+      for (let i = 0; i < 5; i += 1) {
+        const r = await devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now());
+        expect(r.outcome).toBe('reserved');
+        await devices.failValidation('acc-1', dev.deviceKey, 5, Date.now());
+      }
+      expect((await devices.get('acc-1', dev.deviceKey))?.status).toBe('rejected');
+      for (const key of deviceKeys(dev)) expect(await ttlOf(key)).toBeGreaterThan(95);
+    });
+
+    it('writes no record again that expired while a send or a validation was under way (it would never expire)', async () => {
+      const dev = await newDevice();
+      await arm(dev);
+      const r = await devices.reserveAttempt('acc-1', dev.deviceKey, limits(), Date.now());
+      if (r.outcome !== 'reserved') throw new Error(r.outcome);
+      await redis.del(keys.dispatch(dev.dispatchId), ...deviceKeys(dev));
+      await devices.markSent(dev, { provider: 'twilio', providerMessageId: 'SM789', ttlSeconds: 60 }, Date.now() + 1000, 1);
+      await devices.markFailure(dev.dispatchId, 'retrying', 'twilio_500', 2);
+      expect((await devices.completeValidation('acc-1', dev.deviceKey, r, Date.now())).outcome).toBe('changed');
+      expect(await redis.exists(keys.dispatch(dev.dispatchId), ...deviceKeys(dev))).toBe(0);
+      // What the send itself wrote still carries its lifetime.
+      expect(await ttlOf(keys.providerMessage('twilio', 'SM789'))).toBeGreaterThan(55);
+    });
+  });
+
   it('traces a sent message back to its dispatch for 7 days, per provider', async () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;
     await arm(dev);
-    await devices.markSent(dev, 'twilio', sid, Date.now() + 1000, 1);
+    await devices.markSent(
+      dev,
+      { provider: 'twilio', providerMessageId: sid, ttlSeconds: DEFAULT_DATA_LIFETIMES.providerMessageSeconds },
+      Date.now() + 1000,
+      1,
+    );
     expect(await devices.dispatchIdForProviderMessage('twilio', sid)).toBe(dev.dispatchId);
     expect(await devices.dispatchIdForProviderMessage('ses', sid)).toBeUndefined();
     const ttl = await redis.ttl(keys.providerMessage('twilio', sid));
-    expect(ttl).toBeGreaterThan(PROVIDER_MESSAGE_TTL_SECONDS - 60);
+    expect(ttl).toBeGreaterThan(DEFAULT_DATA_LIFETIMES.providerMessageSeconds - 60);
     expect(ttl).toBeLessThanOrEqual(7 * 24 * 3600);
   });
 
@@ -461,7 +512,12 @@ describe('DeviceRepository on Redis', () => {
     const dev = await newDevice();
     const sid = `SM${randomUUID().replace(/-/g, '')}`;
     await arm(dev);
-    await devices.markSent(dev, 'twilio', sid, Date.now() + 1000, 1);
+    await devices.markSent(
+      dev,
+      { provider: 'twilio', providerMessageId: sid, ttlSeconds: DEFAULT_DATA_LIFETIMES.providerMessageSeconds },
+      Date.now() + 1000,
+      1,
+    );
     const receipt = { provider: 'twilio', providerMessageId: sid, atMs: Date.parse('2025-01-02T03:04:05.000Z') };
 
     expect(await devices.recordDelivery(dev.dispatchId, { ...receipt, status: 'undelivered', rank: 4, errorCode: 'twilio_30003' })).toBe('recorded');

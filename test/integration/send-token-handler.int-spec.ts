@@ -11,7 +11,7 @@ import Redis from 'ioredis';
 import { RefusedJobError, SendTokenHandler } from '../../apps/worker/src/send-token.handler';
 import { loadConfig } from '@lib/config';
 import type { SendTokenPayload } from '@lib/dispatch-contract';
-import { GUESS_LIMIT_WINDOW_MS, SEND_LIMIT_WINDOW_MS, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
+import { DEFAULT_DATA_LIFETIMES, DEFAULT_GUESS_LIMIT_POLICY, DEFAULT_SEND_LIMIT_POLICY, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
 import { TransientSendError, type EmailMessage, type EmailSender, type SmsMessage, type SmsSender } from '@lib/notifications';
 import { DeviceRepository, DirectoryRepository, RedisKeys } from '@lib/store';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
@@ -106,14 +106,16 @@ describe('SendTokenHandler on Redis', () => {
         coalesceMs: 0,
         perDeviceCap: 100,
         perDestinationCap: 100,
-        windowMs: SEND_LIMIT_WINDOW_MS,
+        windowMs: DEFAULT_SEND_LIMIT_POLICY.windowSeconds * 1000,
+        dispatchTtlSeconds: DEFAULT_DATA_LIFETIMES.dispatchSeconds,
+        pendingDeviceTtlSeconds: DEFAULT_DATA_LIFETIMES.pendingDeviceSeconds,
       },
       create && {
         sessionId: randomUUID(),
         contactType: channel,
         approverDocument: create.approverDocument,
         creationCap: 100,
-        creationWindowMs: GUESS_LIMIT_WINDOW_MS,
+        creationWindowMs: DEFAULT_GUESS_LIMIT_POLICY.windowSeconds * 1000,
       },
     );
     expect(result.outcome).toBe('queued');

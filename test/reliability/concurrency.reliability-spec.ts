@@ -62,13 +62,13 @@ describe(`${BURST} parallel requests against the limits`, () => {
         label: 'burst',
         env: {
           RESEND_COALESCE_SECONDS: String(COALESCE_S),
-          SEND_LIMIT_PER_DEVICE_PER_HOUR: String(DEVICE_CAP),
-          SEND_LIMIT_PER_DESTINATION_PER_HOUR: String(DESTINATION_CAP),
+          SEND_LIMIT_PER_DEVICE: String(DEVICE_CAP),
+          SEND_LIMIT_PER_DESTINATION: String(DESTINATION_CAP),
           TOKEN_MAX_FAILED_ATTEMPTS: String(MAX_FAILED),
           // Bursts on one account: the send caps and the per-device attempt limit are under test here, not the guess budgets.
-          DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
-          GUESS_LIMIT_PER_APPROVER_PER_DAY: '100000',
-          GUESS_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
+          DEVICE_LIMIT_PER_ACCOUNT: '100000',
+          GUESS_LIMIT_PER_APPROVER: '100000',
+          GUESS_LIMIT_PER_ACCOUNT: '100000',
         },
       });
       probe = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
@@ -129,7 +129,7 @@ describe(`${BURST} parallel requests against the limits`, () => {
       );
       expect(statuses(answers)).toEqual({ '202': DESTINATION_CAP, '429 DTS000004': BURST - DESTINATION_CAP });
       for (const a of answers.filter((x) => x.status === 429)) {
-        expect(a.body.extra_fields).toEqual({ limit: 'per_destination_per_hour', retry_after_seconds: expect.any(Number) });
+        expect(a.body.extra_fields).toEqual({ limit: 'per_destination', window_seconds: 3600, retry_after_seconds: expect.any(Number) });
         expect(a.headers.get('retry-after')).toBe(String(a.body.extra_fields.retry_after_seconds));
       }
       const accepted = keys.filter((_, i) => answers[i].status === 202);
@@ -183,7 +183,7 @@ describe(`${BURST} parallel requests against the limits`, () => {
     beforeAll(async () => {
       stack = await Stack.start({
         label: 'burst-cap',
-        env: { RESEND_COALESCE_SECONDS: '0', SEND_LIMIT_PER_DEVICE_PER_HOUR: String(DEVICE_CAP), SEND_LIMIT_PER_DESTINATION_PER_HOUR: '1000' },
+        env: { RESEND_COALESCE_SECONDS: '0', SEND_LIMIT_PER_DEVICE: String(DEVICE_CAP), SEND_LIMIT_PER_DESTINATION: '1000' },
       });
       probe = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
     });
@@ -202,7 +202,7 @@ describe(`${BURST} parallel requests against the limits`, () => {
       );
       expect(statuses(answers)).toEqual({ '202': DEVICE_CAP - 1, '429 DTS000004': BURST - (DEVICE_CAP - 1) });
       for (const a of answers.filter((x) => x.status === 429))
-        expect(a.body.extra_fields).toEqual({ limit: 'per_device_per_hour', retry_after_seconds: expect.any(Number) });
+        expect(a.body.extra_fields).toEqual({ limit: 'per_device', window_seconds: 3600, retry_after_seconds: expect.any(Number) });
 
       const ids = await dispatchIdsOf(stack, d.deviceKey);
       expect(ids).toHaveLength(DEVICE_CAP);

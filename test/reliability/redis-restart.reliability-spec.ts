@@ -56,7 +56,7 @@ describe('Redis restarted during a steady stream of resends', () => {
       redisUrl: redis.url,
       // Each resend is a send of its own (no coalescing with the creation's).
       // Many devices on one account: the outage, not the new-device cap, is under test.
-      env: { RESEND_COALESCE_SECONDS: '0', DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000' },
+      env: { RESEND_COALESCE_SECONDS: '0', DEVICE_LIMIT_PER_ACCOUNT: '100000' },
     });
     apiPid = stack.api.child.pid;
     workerPid = stack.worker!.child.pid;

@@ -68,7 +68,7 @@ describe('worker SIGKILLed in the middle of a batch', () => {
       startWorker: false,
       env: {
         // Hundreds of devices on one account: the load, not the new-device cap, is under test.
-        DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
+        DEVICE_LIMIT_PER_ACCOUNT: '100000',
         WORKER_CONCURRENCY: String(CONCURRENCY),
         WORKER_LOCK_DURATION_MS: String(LOCK_MS),
         WORKER_STALLED_INTERVAL_MS: String(STALLED_MS),

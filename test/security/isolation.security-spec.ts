@@ -35,7 +35,7 @@ describe("isolation: a client can neither read nor act on another client's accou
   let compared = 0;
 
   beforeAll(async () => {
-    stack = await Stack.start({ label: 'isolation', env: { RESEND_COALESCE_SECONDS: '0', SEND_LIMIT_PER_DESTINATION_PER_HOUR: '50' } });
+    stack = await Stack.start({ label: 'isolation', env: { RESEND_COALESCE_SECONDS: '0', SEND_LIMIT_PER_DESTINATION: '50' } });
     A = await pendingDevice(stack, 'sms', 'p256');
     B = await pendingDevice(stack, 'email', 'ed25519');
     const create = async () => {

@@ -89,7 +89,7 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
         BOARD_PASSWORD,
         TWILIO_STATUS_CALLBACK_URL: CALLBACK_URL,
         RESEND_COALESCE_SECONDS: '1',
-        SEND_LIMIT_PER_DEVICE_PER_HOUR: '3',
+        SEND_LIMIT_PER_DEVICE: '3',
         DISPATCH_ATTEMPTS: '4',
         PROVIDER_TIMEOUT_MS: '500',
         WORKER_LOCK_DURATION_MS: '2000',

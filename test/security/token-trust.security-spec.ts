@@ -273,7 +273,7 @@ describe('the token cannot be had without the approver', () => {
     });
   });
 
-  it(`budgets guesses per approver: 18 new devices and 90 racing wrong codes on one approver count ${DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay}, the rest get DTS000013`, async () => {
+  it(`budgets guesses per approver: 18 new devices and 90 racing wrong codes on one approver count ${DEFAULT_GUESS_LIMIT_POLICY.perApprover}, the rest get DTS000013`, async () => {
     const client = await stack.newClient();
     const approver = newApprover();
     const { accountKey } = await stack.newAccount(client.clientKey, { approvers: [approver] });
@@ -303,25 +303,25 @@ describe('the token cannot be had without the approver', () => {
     const byCode = new Map<string, number>();
     for (const a of answers) byCode.set(a.body.code, (byCode.get(a.body.code) ?? 0) + 1);
     const counted = (byCode.get('DTS000001') ?? 0) + (byCode.get('OBD000099') ?? 0);
-    expect(counted).toBe(DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay);
-    expect(byCode.get('DTS000013')).toBe(90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay);
+    expect(counted).toBe(DEFAULT_GUESS_LIMIT_POLICY.perApprover);
+    expect(byCode.get('DTS000013')).toBe(90 - DEFAULT_GUESS_LIMIT_POLICY.perApprover);
     const refused = answers.find((a) => a.body.code === 'DTS000013')!;
     expect(refused.status).toBe(429);
-    expect(refused.body.extra_fields).toEqual({ limit: 'failed_validations_per_approver_per_day', retry_after_seconds: expect.any(Number) });
+    expect(refused.body.extra_fields).toEqual({ limit: 'failed_validations_per_approver', window_seconds: 86_400, retry_after_seconds: expect.any(Number) });
     expect(refused.headers.get('retry-after')).toBe(String(refused.body.extra_fields.retry_after_seconds));
 
     // Counted in a metric, logged as a warning with the account, never with a code.
     const metrics = await http(`${stack.apiUrl}/metrics`, {});
     expect(metrics.text).toMatch(
-      new RegExp(`device2fa_guess_limit_rejections_total\\{limit="per_approver"\\} ${90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay}\\b`),
+      new RegExp(`device2fa_guess_limit_rejections_total\\{limit="per_approver"\\} ${90 - DEFAULT_GUESS_LIMIT_POLICY.perApprover}\\b`),
     );
     const budgetLines = () => stack.api.output.filter((l) => l.includes(accountKey) && l.includes('budget'));
     // Log lines are written in blocks, at least every 100 ms: wait (boundedly) for the last block.
-    for (let waited = 0; budgetLines().length < 90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay && waited < 2_000; waited += 50) {
+    for (let waited = 0; budgetLines().length < 90 - DEFAULT_GUESS_LIMIT_POLICY.perApprover && waited < 2_000; waited += 50) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const warnings = budgetLines();
-    expect(warnings.length).toBe(90 - DEFAULT_GUESS_LIMIT_POLICY.perApproverPerDay);
+    expect(warnings.length).toBe(90 - DEFAULT_GUESS_LIMIT_POLICY.perApprover);
     expect(warnings.every((l) => /"level":"warn"/.test(l) && !sent.some((c) => l.includes(c)))).toBe(true);
 
     const worst = worstCaseAgainstOneApprover(DEFAULT_GUESS_LIMIT_POLICY, 10, 6);

@@ -10,6 +10,11 @@
  * job exists but has not run yet is left alone. One pending for longer than
  * REPAIR_GIVE_UP_MS is no longer tracked: if it never got a job it is recorded
  * as failed (`not_queued`), a code that late being of no use.
+ *
+ * The same run removes finished send jobs past their lifetime
+ * (COMPLETED_JOB_TTL_SECONDS, FAILED_JOB_TTL_SECONDS): BullMQ removes them by
+ * age only as later jobs finish, so without it a quiet queue would keep its
+ * last jobs for good.
  */
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
@@ -29,6 +34,8 @@ export interface RepairResult {
   requeued: number;
   waiting: number;
   givenUp: number;
+  /** Finished send jobs removed past their lifetime. */
+  removed: number;
 }
 
 @Processor(REPAIR_QUEUE, { autorun: false, concurrency: 1 })
@@ -67,7 +74,7 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
   async process(): Promise<RepairResult> {
     const now = Date.now();
     const pending = await this.devices.pendingDispatches(now - this.config.worker.repairIntervalMs, BATCH);
-    const result: RepairResult = { requeued: 0, waiting: 0, givenUp: 0 };
+    const result: RepairResult = { requeued: 0, waiting: 0, givenUp: 0, removed: 0 };
     for (const p of pending) {
       const exists = (await this.dispatches.getJob(p.dispatchId)) !== undefined;
       if (now - p.requestedAtMs > REPAIR_GIVE_UP_MS) {
@@ -76,13 +83,20 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
       } else if (exists) {
         result.waiting += 1;
       } else {
-        const job = sendTokenJob(p, this.config.retry);
+        const job = sendTokenJob(p, this.config.retry, this.config.lifetimes);
         await this.dispatches.add(job.name, job.data, job.opts);
         result.requeued += 1;
         this.logger.warn(`[request ${p.requestId}] [dispatch ${p.dispatchId}] its job was missing: queued again`);
       }
     }
     if (result.givenUp > 0) this.logger.warn(`gave up ${result.givenUp} dispatches pending for over ${REPAIR_GIVE_UP_MS / 60_000} minutes`);
+    const { completedJobSeconds, failedJobSeconds } = this.config.lifetimes;
+    for (const [kind, seconds] of [
+      ['completed', completedJobSeconds],
+      ['failed', failedJobSeconds],
+    ] as const) {
+      result.removed += (await this.dispatches.clean(seconds * 1000, BATCH, kind)).length;
+    }
     return result;
   }
 }

@@ -148,7 +148,12 @@ export class SendTokenHandler {
     const handed = `${channel} to ${masked} handed to ${sender.provider} (attempt ${attempt}, message ${receipt.providerMessageId})`;
     const target = { accountKey: armed.accountKey, deviceKey: armed.deviceKey, dispatchId };
     const recorded = await this.recordSent(() =>
-      this.devices.markSent(target, sender.provider, receipt.providerMessageId, tokenExpiresAt(this.config.tokenPolicy, Date.now()), attempt),
+      this.devices.markSent(
+        target,
+        { provider: sender.provider, providerMessageId: receipt.providerMessageId, ttlSeconds: this.config.lifetimes.providerMessageSeconds },
+        tokenExpiresAt(this.config.tokenPolicy, Date.now()),
+        attempt,
+      ),
     );
     if (recorded) this.logger.log(log(handed));
     else this.logger.warn(log(`${handed}, but the send could not be recorded on the dispatch (store unavailable)`));

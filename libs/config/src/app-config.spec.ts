@@ -46,14 +46,55 @@ function messageOf(env: Record<string, string | undefined>, app: AppName = 'api'
 const problemAbout = (problems: string[], name: string) => problems.filter((p) => p.startsWith(`${name}:`) || p.startsWith(`${name},`));
 
 describe('loadConfig', () => {
+  it('takes every lifetime and limit window from its setting', () => {
+    const c = loadConfig(
+      testEnv({
+        SEND_LIMIT_WINDOW_SECONDS: '60',
+        GUESS_LIMIT_WINDOW_SECONDS: '120',
+        DEVICE_LIMIT_WINDOW_SECONDS: '180',
+        PENDING_DEVICE_TTL_SECONDS: '400',
+        DISPATCH_TTL_SECONDS: '500',
+        COMPLETED_JOB_TTL_SECONDS: '2',
+        FAILED_JOB_TTL_SECONDS: '3',
+      }),
+      'api',
+    );
+    expect([c.sendLimits.windowSeconds, c.guessLimits.windowSeconds, c.guessLimits.deviceCreationWindowSeconds]).toEqual([60, 120, 180]);
+    expect(c.lifetimes).toEqual({ pendingDeviceSeconds: 400, dispatchSeconds: 500, completedJobSeconds: 2, failedJobSeconds: 3 });
+    expect(loadConfig(testEnv({ PROVIDER_MESSAGE_TTL_SECONDS: '9' }), 'worker').lifetimes.providerMessageSeconds).toBe(9);
+  });
+
+  it('refuses a device or send record that would not outlive the codes sent to it', () => {
+    // TOKEN_TTL_SECONDS 300 and retries 1+2+4+8+16 s: 331 s.
+    const problems = problemsOf(testEnv({ PENDING_DEVICE_TTL_SECONDS: '331', DISPATCH_TTL_SECONDS: '300' }));
+    expect(problemAbout(problems, 'PENDING_DEVICE_TTL_SECONDS')).toEqual([expect.stringContaining('(331 s)')]);
+    expect(problemAbout(problems, 'DISPATCH_TTL_SECONDS')).toHaveLength(1);
+    expect(loadConfig(testEnv({ PENDING_DEVICE_TTL_SECONDS: '332', DISPATCH_TTL_SECONDS: '332' }), 'api').lifetimes.pendingDeviceSeconds).toBe(332);
+  });
+
+  it('refuses a limit setting under the name that carried its window, naming the setting to use', () => {
+    const problems = problemsOf(testEnv({ SEND_LIMIT_PER_DEVICE_PER_HOUR: '3', GUESS_LIMIT_PER_ACCOUNT_PER_DAY: '50' }));
+    expect(problemAbout(problems, 'SEND_LIMIT_PER_DEVICE_PER_HOUR')).toEqual([expect.stringContaining('set SEND_LIMIT_PER_DEVICE')]);
+    expect(problemAbout(problems, 'GUESS_LIMIT_PER_ACCOUNT_PER_DAY')).toEqual([expect.stringContaining('set GUESS_LIMIT_PER_ACCOUNT')]);
+  });
+
   it('outside production needs only its secrets: defaults and the development outbox', () => {
     const c = loadConfig(testEnv(), 'api');
     expect(c.mode).toBe('test');
     expect(c.http.port).toBe(3000);
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
     expect(c.tokenPolicy).toEqual({ alphabet: '0123456789', length: 6, ttlSeconds: 300, maxFailedAttempts: 5 });
-    expect(c.sendLimits).toEqual({ coalesceWindowSeconds: 30, perDevicePerHour: 5, perDestinationPerHour: 10 });
+    expect(c.sendLimits).toEqual({ coalesceWindowSeconds: 30, perDevice: 5, perDestination: 10, windowSeconds: 3600 });
+    expect(c.guessLimits).toEqual({
+      perApprover: 20,
+      perAccount: 100,
+      windowSeconds: 86_400,
+      deviceCreationsPerAccount: 20,
+      deviceCreationWindowSeconds: 86_400,
+    });
+    expect(c.lifetimes).toEqual({ pendingDeviceSeconds: 604_800, dispatchSeconds: 2_592_000, completedJobSeconds: 86_400, failedJobSeconds: 604_800 });
     const w = loadConfig(testEnv(), 'worker');
+    expect(w.lifetimes).toEqual({ providerMessageSeconds: 604_800, completedJobSeconds: 86_400, failedJobSeconds: 604_800 });
     expect(w.sms).toEqual({ kind: 'outbox', path: '.outbox/messages.log' });
     expect(w.email.kind).toBe('outbox');
   });

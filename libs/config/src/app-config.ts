@@ -10,7 +10,7 @@
  * production refuses).
  */
 import { z } from 'zod';
-import type { GuessLimitPolicy, SendLimitPolicy, TokenPolicy } from '@lib/domain';
+import type { DataLifetimes, GuessLimitPolicy, SendLimitPolicy, TokenPolicy } from '@lib/domain';
 import { maxRetryWindowMs, type DispatchRetryPolicy } from '@lib/dispatch-contract';
 import { isGeneratedSecret, secretProblems, type SecretName } from './secret-rules';
 
@@ -54,6 +54,9 @@ const SharedEnv = z.object({
   // The api gives each send job its attempts and backoff; the worker runs them.
   DISPATCH_ATTEMPTS: int(6, 1),
   DISPATCH_BACKOFF_MS: int(1000, 1),
+  // Both apps add send jobs (the api, and the worker's repair): both give them these.
+  COMPLETED_JOB_TTL_SECONDS: int(24 * 3600, 1),
+  FAILED_JOB_TTL_SECONDS: int(7 * 24 * 3600, 1),
   // The worker asks Twilio for receipts there; the api checks their signatures against it.
   TWILIO_STATUS_CALLBACK_URL: optionalUrl,
 });
@@ -71,11 +74,16 @@ const ApiEnv = SharedEnv.extend({
   BOARD_READONLY_USERNAME: optionalString,
   BOARD_READONLY_PASSWORD: optionalString,
   RESEND_COALESCE_SECONDS: int(30, 0),
-  SEND_LIMIT_PER_DEVICE_PER_HOUR: int(5, 1),
-  SEND_LIMIT_PER_DESTINATION_PER_HOUR: int(10, 1),
-  GUESS_LIMIT_PER_APPROVER_PER_DAY: int(20, 1),
-  GUESS_LIMIT_PER_ACCOUNT_PER_DAY: int(100, 1),
-  DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: int(20, 1),
+  SEND_LIMIT_PER_DEVICE: int(5, 1),
+  SEND_LIMIT_PER_DESTINATION: int(10, 1),
+  SEND_LIMIT_WINDOW_SECONDS: int(3600, 1),
+  GUESS_LIMIT_PER_APPROVER: int(20, 1),
+  GUESS_LIMIT_PER_ACCOUNT: int(100, 1),
+  GUESS_LIMIT_WINDOW_SECONDS: int(24 * 3600, 1),
+  DEVICE_LIMIT_PER_ACCOUNT: int(20, 1),
+  DEVICE_LIMIT_WINDOW_SECONDS: int(24 * 3600, 1),
+  PENDING_DEVICE_TTL_SECONDS: int(7 * 24 * 3600, 1),
+  DISPATCH_TTL_SECONDS: int(30 * 24 * 3600, 1),
   AUTH_MAX_CLOCK_SKEW_SECONDS: int(300, 5),
   AUTH_CLOCK_SKEW_MARGIN_SECONDS: int(60, 0),
   // Delivery receipts' signatures are checked with the Twilio account's auth token.
@@ -94,6 +102,7 @@ const WorkerEnv = SharedEnv.extend({
   WORKER_STALLED_INTERVAL_MS: int(2_000, 500),
   DISPATCH_REPAIR_INTERVAL_MS: int(5_000, 500),
   PROVIDER_TIMEOUT_MS: int(10_000, 100),
+  PROVIDER_MESSAGE_TTL_SECONDS: int(7 * 24 * 3600, 1),
   TWILIO_ACCOUNT_SID: optionalString,
   TWILIO_AUTH_TOKEN: optionalString,
   TWILIO_FROM_NUMBER: optionalString,
@@ -112,6 +121,19 @@ const WorkerEnv = SharedEnv.extend({
       'Olá, {name}.\n\nSeu código de aprovação de dispositivo é {code}. Ele expira em {minutes} minutos.\n\nSe você não solicitou este código, ignore esta mensagem.',
     ),
 });
+
+/**
+ * Limit settings whose names carried their window before the window became a
+ * setting of its own: one still set is refused, not ignored, since the
+ * operator who set it believes that limit is in force.
+ */
+const RENAMED_API_SETTINGS: Readonly<Record<string, string>> = {
+  SEND_LIMIT_PER_DEVICE_PER_HOUR: 'SEND_LIMIT_PER_DEVICE (within SEND_LIMIT_WINDOW_SECONDS)',
+  SEND_LIMIT_PER_DESTINATION_PER_HOUR: 'SEND_LIMIT_PER_DESTINATION (within SEND_LIMIT_WINDOW_SECONDS)',
+  GUESS_LIMIT_PER_APPROVER_PER_DAY: 'GUESS_LIMIT_PER_APPROVER (within GUESS_LIMIT_WINDOW_SECONDS)',
+  GUESS_LIMIT_PER_ACCOUNT_PER_DAY: 'GUESS_LIMIT_PER_ACCOUNT (within GUESS_LIMIT_WINDOW_SECONDS)',
+  DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: 'DEVICE_LIMIT_PER_ACCOUNT (within DEVICE_LIMIT_WINDOW_SECONDS)',
+};
 
 /** The environment variables each app reads (documentation and .env.example are checked against these). */
 export const SETTINGS: Readonly<Record<'shared' | 'api' | 'worker', readonly string[]>> = {
@@ -172,6 +194,8 @@ export interface SharedConfig {
   /** Country calling codes SMS may be sent to (E.164 prefixes without the `+`). */
   smsAllowedCountryCodes: readonly string[];
   retry: DispatchRetryPolicy;
+  /** How long finished send jobs stay in the queue. */
+  lifetimes: Pick<DataLifetimes, 'completedJobSeconds' | 'failedJobSeconds'>;
 }
 
 /** The api's configuration. */
@@ -194,6 +218,7 @@ export interface ApiConfig extends SharedConfig {
   receipts?: { callbackUrl: string; authToken: string };
   /** Replicas a send request's writes must reach before the 202 (WAIT / WAITAOF), and how long to wait; 0: no waiting. */
   replicaAck: { minReplicas: number; timeoutMs: number };
+  lifetimes: Pick<DataLifetimes, 'completedJobSeconds' | 'failedJobSeconds' | 'pendingDeviceSeconds' | 'dispatchSeconds'>;
 }
 
 /** The worker's configuration. */
@@ -220,6 +245,7 @@ export interface WorkerConfig extends SharedConfig {
   messages: { smsTemplate: string; emailSubject: string; emailTemplate: string };
   /** Public URL of the api's delivery-receipt endpoint: each SMS asks Twilio for receipts there. */
   twilioStatusCallbackUrl?: string;
+  lifetimes: Pick<DataLifetimes, 'completedJobSeconds' | 'failedJobSeconds' | 'providerMessageSeconds'>;
 }
 
 export class ConfigError extends Error {
@@ -288,6 +314,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
     if (!parsed.success) throw fail(parsed.error.issues);
     const e = parsed.data;
     const shared = sharedConfig(e, app, mode, nodeEnv, problems);
+    for (const [old, current] of Object.entries(RENAMED_API_SETTINGS)) {
+      if (env[old] !== undefined) problems.push(`${old}: not read; set ${current}`);
+    }
     if (production) {
       // The dashboard can retry and remove jobs: in production it has a user of its own, not only the admin token.
       for (const name of ['BOARD_USERNAME', 'BOARD_PASSWORD'] as const) {
@@ -310,6 +339,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
     if (e.REDIS_MIN_REPLICAS_ACK > 0 && e.REDIS_REPLICAS_ACK_TIMEOUT_MS >= e.REDIS_COMMAND_TIMEOUT_MS) {
       problems.push('REDIS_REPLICAS_ACK_TIMEOUT_MS: must be shorter than REDIS_COMMAND_TIMEOUT_MS (the wait is a command of its own)');
     }
+    // A device and its send's record outlive every code sent to it: the hand-off may come a retry window after the request.
+    const codeLifetimeSeconds = e.TOKEN_TTL_SECONDS + Math.ceil(maxRetryWindowMs(shared.retry) / 1000);
+    for (const name of ['PENDING_DEVICE_TTL_SECONDS', 'DISPATCH_TTL_SECONDS'] as const) {
+      if (e[name] <= codeLifetimeSeconds) {
+        problems.push(`${name}: must be longer than TOKEN_TTL_SECONDS plus the retry window (${codeLifetimeSeconds} s), so it outlives the codes it sends`);
+      }
+    }
     if (e.TWILIO_STATUS_CALLBACK_URL && !e.TWILIO_AUTH_TOKEN) {
       problems.push('TWILIO_AUTH_TOKEN: required when TWILIO_STATUS_CALLBACK_URL is set (delivery receipts are signed with it)');
     }
@@ -322,18 +358,22 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
       board,
       sendLimits: {
         coalesceWindowSeconds: e.RESEND_COALESCE_SECONDS,
-        perDevicePerHour: e.SEND_LIMIT_PER_DEVICE_PER_HOUR,
-        perDestinationPerHour: e.SEND_LIMIT_PER_DESTINATION_PER_HOUR,
+        perDevice: e.SEND_LIMIT_PER_DEVICE,
+        perDestination: e.SEND_LIMIT_PER_DESTINATION,
+        windowSeconds: e.SEND_LIMIT_WINDOW_SECONDS,
       },
       guessLimits: {
-        perApproverPerDay: e.GUESS_LIMIT_PER_APPROVER_PER_DAY,
-        perAccountPerDay: e.GUESS_LIMIT_PER_ACCOUNT_PER_DAY,
-        deviceCreationsPerAccountPerDay: e.DEVICE_LIMIT_PER_ACCOUNT_PER_DAY,
+        perApprover: e.GUESS_LIMIT_PER_APPROVER,
+        perAccount: e.GUESS_LIMIT_PER_ACCOUNT,
+        windowSeconds: e.GUESS_LIMIT_WINDOW_SECONDS,
+        deviceCreationsPerAccount: e.DEVICE_LIMIT_PER_ACCOUNT,
+        deviceCreationWindowSeconds: e.DEVICE_LIMIT_WINDOW_SECONDS,
       },
       authMaxClockSkewSeconds: e.AUTH_MAX_CLOCK_SKEW_SECONDS,
       authClockSkewMarginSeconds: e.AUTH_CLOCK_SKEW_MARGIN_SECONDS,
       receipts: e.TWILIO_STATUS_CALLBACK_URL ? { callbackUrl: e.TWILIO_STATUS_CALLBACK_URL, authToken: e.TWILIO_AUTH_TOKEN! } : undefined,
       replicaAck: { minReplicas: e.REDIS_MIN_REPLICAS_ACK, timeoutMs: e.REDIS_REPLICAS_ACK_TIMEOUT_MS },
+      lifetimes: { ...shared.lifetimes, pendingDeviceSeconds: e.PENDING_DEVICE_TTL_SECONDS, dispatchSeconds: e.DISPATCH_TTL_SECONDS },
     };
     return Object.freeze(config);
   }
@@ -386,6 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
     email,
     messages: { smsTemplate: e.SMS_TEMPLATE, emailSubject: e.EMAIL_SUBJECT, emailTemplate: e.EMAIL_TEMPLATE },
     twilioStatusCallbackUrl: e.TWILIO_STATUS_CALLBACK_URL,
+    lifetimes: { ...shared.lifetimes, providerMessageSeconds: e.PROVIDER_MESSAGE_TTL_SECONDS },
   };
   return Object.freeze(config);
 }
@@ -425,6 +466,7 @@ function sharedConfig(
     tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },
     smsAllowedCountryCodes: e.SMS_ALLOWED_COUNTRY_CODES,
     retry,
+    lifetimes: { completedJobSeconds: e.COMPLETED_JOB_TTL_SECONDS, failedJobSeconds: e.FAILED_JOB_TTL_SECONDS },
   };
 }
 

@@ -11,11 +11,12 @@ describe('dispatch retry policy', () => {
     expect(maxRetryWindowMs({ attempts: 1, backoffMs: 1000 })).toBe(0);
   });
 
-  it('retries with the custom backoff and keeps failed jobs for inspection', () => {
-    const opts = dispatchJobOptions({ attempts: 6, backoffMs: 1000 });
+  it('retries with the custom backoff and keeps finished jobs as long as the settings say, and no more than JOBS_KEPT', () => {
+    const opts = dispatchJobOptions({ attempts: 6, backoffMs: 1000 }, { completedJobSeconds: 60, failedJobSeconds: 600 });
     expect(opts.attempts).toBe(6);
     expect(opts.backoff).toEqual({ type: 'exponential-jitter' });
-    expect(opts.removeOnFail).toEqual({ age: 7 * 24 * 3600 });
+    expect(opts.removeOnComplete).toEqual({ age: 60, count: 10_000 });
+    expect(opts.removeOnFail).toEqual({ age: 600, count: 10_000 });
   });
 });
 
@@ -52,7 +53,11 @@ describe('attempts', () => {
   });
 
   it('builds the send job of a dispatch with the dispatch id as job id and nothing but ids as data', () => {
-    const job = sendTokenJob({ dispatchId: 'd-1', requestId: 'r-1', extra: 'x' } as never, { attempts: 3, backoffMs: 100 });
+    const job = sendTokenJob(
+      { dispatchId: 'd-1', requestId: 'r-1', extra: 'x' } as never,
+      { attempts: 3, backoffMs: 100 },
+      { completedJobSeconds: 1, failedJobSeconds: 1 },
+    );
     expect(job).toEqual({ name: 'send-token', data: { dispatchId: 'd-1', requestId: 'r-1' }, opts: expect.objectContaining({ jobId: 'd-1', attempts: 3 }) });
   });
 });

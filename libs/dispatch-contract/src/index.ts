@@ -82,22 +82,35 @@ export function maxRetryWindowMs(policy: DispatchRetryPolicy): number {
  * after recording the dispatch (again on a coalesced request), the worker's
  * repair adds it for a dispatch still pending, and BullMQ keeps the first.
  */
-export function sendTokenJob(payload: SendTokenPayload, policy: DispatchRetryPolicy) {
+export function sendTokenJob(payload: SendTokenPayload, policy: DispatchRetryPolicy, retention: JobRetention) {
   return {
     name: DispatchJobName.sendToken,
     data: { dispatchId: payload.dispatchId, requestId: payload.requestId } satisfies SendTokenPayload,
-    opts: { ...dispatchJobOptions(policy), jobId: payload.dispatchId },
+    opts: { ...dispatchJobOptions(policy, retention), jobId: payload.dispatchId },
   };
 }
 
+/**
+ * How long finished send jobs stay in the queue (COMPLETED_JOB_TTL_SECONDS,
+ * FAILED_JOB_TTL_SECONDS). BullMQ removes them as later jobs finish, and
+ * keeps at most JOBS_KEPT of each kind whatever their age.
+ */
+export interface JobRetention {
+  completedJobSeconds: number;
+  failedJobSeconds: number;
+}
+
+/** The most finished send jobs of each kind (completed, failed) the queue keeps. */
+export const JOBS_KEPT = 10_000;
+
 /** Options of every send job (its id, `jobId`, is set per job: see sendTokenJob). */
-export function dispatchJobOptions(policy: DispatchRetryPolicy) {
+export function dispatchJobOptions(policy: DispatchRetryPolicy, retention: JobRetention) {
   return {
     attempts: policy.attempts,
     backoff: { type: BACKOFF_STRATEGY },
-    // Completed jobs stay a day, for the dashboard and for tracing a send.
-    removeOnComplete: { age: 24 * 3600, count: 10_000 },
-    // Failed jobs are kept for inspection and manual retry from the dashboard.
-    removeOnFail: { age: 7 * 24 * 3600 },
+    // Completed jobs are the dashboard's history and trace a send.
+    removeOnComplete: { age: retention.completedJobSeconds, count: JOBS_KEPT },
+    // Failed jobs are kept for inspection and a manual retry from the dashboard.
+    removeOnFail: { age: retention.failedJobSeconds, count: JOBS_KEPT },
   };
 }

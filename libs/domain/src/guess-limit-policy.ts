@@ -2,26 +2,28 @@
  * Guess budgets (ours): bound how many codes an attacker can try against one
  * person, not just one device. Besides the per-device attempt limit
  * (TokenPolicy.maxFailedAttempts), failed validations are counted per
- * approver (account + document number) and per account over a rolling day,
- * across every device, and new devices per account are capped over the same
- * window, so creating devices buys no extra guesses.
+ * approver (account + document number) and per account over a rolling
+ * window, across every device, and new devices per account are capped over a
+ * rolling window too, so creating devices buys no extra guesses.
  */
 export interface GuessLimitPolicy {
-  /** Failed validations allowed per approver (account + document number) in any GUESS_LIMIT_WINDOW_MS. */
-  readonly perApproverPerDay: number;
-  /** Failed validations allowed per account, all approvers together, in any GUESS_LIMIT_WINDOW_MS. */
-  readonly perAccountPerDay: number;
-  /** Devices an account may create in any GUESS_LIMIT_WINDOW_MS. */
-  readonly deviceCreationsPerAccountPerDay: number;
+  /** Failed validations allowed per approver (account + document number) within `windowSeconds`. */
+  readonly perApprover: number;
+  /** Failed validations allowed per account, all approvers together, within `windowSeconds`. */
+  readonly perAccount: number;
+  readonly windowSeconds: number;
+  /** Devices an account may create within `deviceCreationWindowSeconds`. */
+  readonly deviceCreationsPerAccount: number;
+  readonly deviceCreationWindowSeconds: number;
 }
 
 export const DEFAULT_GUESS_LIMIT_POLICY: GuessLimitPolicy = {
-  perApproverPerDay: 20,
-  perAccountPerDay: 100,
-  deviceCreationsPerAccountPerDay: 20,
+  perApprover: 20,
+  perAccount: 100,
+  windowSeconds: 24 * 3600,
+  deviceCreationsPerAccount: 20,
+  deviceCreationWindowSeconds: 24 * 3600,
 };
-
-export const GUESS_LIMIT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /**
  * The worst case against one approver's codes, for the README's Guarantees:
@@ -34,6 +36,6 @@ export function worstCaseAgainstOneApprover(
   alphabetSize: number,
   length: number,
 ): { guessesPerDay: number; expectedDaysToHit: number } {
-  const guessesPerDay = Math.min(policy.perApproverPerDay, policy.perAccountPerDay);
+  const guessesPerDay = (Math.min(policy.perApprover, policy.perAccount) * 24 * 3600) / policy.windowSeconds;
   return { guessesPerDay, expectedDaysToHit: alphabetSize ** length / guessesPerDay };
 }

@@ -5,5 +5,6 @@ export * from './contact';
 export * from './token-policy';
 export * from './send-limit-policy';
 export * from './guess-limit-policy';
+export * from './data-lifetimes';
 export * from './token-crypto';
 export * from './secret-compare';

@@ -11,6 +11,7 @@ import {
   DISABLE_DEVICE,
   DROP_PENDING,
   FAIL_VALIDATION,
+  MARK_FAILURE,
   MARK_SENT,
   RECORD_DELIVERY,
   PENDING_DISPATCHES,
@@ -38,6 +39,10 @@ export interface DispatchRequest {
   perDeviceCap: number;
   perDestinationCap: number;
   windowMs: number;
+  /** The dispatch record's lifetime (DataLifetimes.dispatchSeconds). */
+  dispatchTtlSeconds: number;
+  /** A device not validated yet lives this long after each send request (DataLifetimes.pendingDeviceSeconds). */
+  pendingDeviceTtlSeconds: number;
 }
 
 export interface NewDevice {
@@ -116,10 +121,6 @@ export interface DeliveryReceipt {
   atMs: number;
 }
 
-const DISPATCH_TTL_SECONDS = 30 * 24 * 3600;
-/** How long a provider's message id can be traced back to its dispatch (receipts come within minutes, rarely days). */
-export const PROVIDER_MESSAGE_TTL_SECONDS = 7 * 24 * 3600;
-
 const eventJson = (status: DeviceStatus, at: string) => JSON.stringify({ new_status: status, event_date: at } satisfies StatusEvent);
 
 export class DeviceRepository {
@@ -160,7 +161,7 @@ export class DeviceRepository {
         req.channel,
         req.maskedDestination,
         req.maxFailedAttempts,
-        DISPATCH_TTL_SECONDS,
+        req.dispatchTtlSeconds,
         req.requestId,
         create?.sessionId ?? '',
         create?.contactType ?? '',
@@ -170,6 +171,7 @@ export class DeviceRepository {
         req.deviceKey,
         create?.creationCap ?? 0,
         create?.creationWindowMs ?? 0,
+        req.pendingDeviceTtlSeconds,
       ],
     )) as string[];
     const [outcome, a, b, c] = reply;
@@ -318,17 +320,18 @@ export class DeviceRepository {
     }
   }
 
+  /** `sent.ttlSeconds`: how long the provider's message id leads back to the dispatch (DataLifetimes.providerMessageSeconds). */
   async markSent(
     target: { accountKey: string; deviceKey: string; dispatchId: string },
-    provider: string,
-    providerMessageId: string,
+    sent: { provider: string; providerMessageId: string; ttlSeconds: number },
     expiresAtMs: number,
     attempt: number,
   ): Promise<void> {
+    const { provider, providerMessageId } = sent;
     await MARK_SENT.run(
       this.redis,
       [this.keys.device(target.accountKey, target.deviceKey), this.keys.dispatch(target.dispatchId), this.keys.providerMessage(provider, providerMessageId)],
-      [target.dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, PROVIDER_MESSAGE_TTL_SECONDS],
+      [target.dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, sent.ttlSeconds],
     );
   }
 
@@ -351,7 +354,7 @@ export class DeviceRepository {
 
   // --- delivery receipts (api) -----------------------------------------------
 
-  /** The dispatch that carried a provider's message, if it was sent within PROVIDER_MESSAGE_TTL_SECONDS. */
+  /** The dispatch that carried a provider's message, if it was sent within the mapping's lifetime (see markSent). */
   async dispatchIdForProviderMessage(provider: string, providerMessageId: string): Promise<string | undefined> {
     const id = await redisCall(() => this.redis.get(this.keys.providerMessage(provider, providerMessageId)));
     return id ?? undefined;
@@ -366,14 +369,7 @@ export class DeviceRepository {
   }
 
   async markFailure(dispatchId: string, state: Extract<DispatchState, 'retrying' | 'failed'>, errorCode: string, attempt: number): Promise<void> {
-    await redisCall(() =>
-      this.redis.hset(this.keys.dispatch(dispatchId), {
-        state,
-        last_error_code: errorCode,
-        attempts: attempt,
-        updated_at: new Date().toISOString(),
-      }),
-    );
+    await MARK_FAILURE.run(this.redis, [this.keys.dispatch(dispatchId)], [state, errorCode, attempt, new Date().toISOString()]);
   }
 }
 

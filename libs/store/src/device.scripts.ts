@@ -29,7 +29,8 @@ import { LuaScript } from './lua-script';
  *       7 destination cap, 8 window ms, 9 dispatch id, 10 channel, 11 masked destination,
  *       12 max failed attempts, 13 dispatch ttl s, 14 request id,
  *       15 session id, 16 contact type, 17 approver document, 18 pending event JSON,
- *       19 code nonce, 20 device key, 21 device creation cap, 22 device creation window ms
+ *       19 code nonce, 20 device key, 21 device creation cap, 22 device creation window ms,
+ *       23 pending device ttl s
  * Returns: {'queued'|'coalesced', dispatchId, channel, requestId} or
  *          {'exists'} | {'not_found'} | {'locked'} | {'invalid_status', status} |
  *          {'device_cap'|'destination_cap'|'creation_cap', retryAfterMs}
@@ -84,6 +85,10 @@ if mode == 'create' then
   redis.call('PEXPIRE', KEYS[7], ARGV[22])
 end
 redis.call('HSET', KEYS[1], 'latest_dispatch_id', ARGV[9])
+-- A device not validated yet lives on for its lifetime after each send
+-- request (validation makes it permanent: COMPLETE_VALIDATION).
+redis.call('EXPIRE', KEYS[1], ARGV[23])
+redis.call('EXPIRE', KEYS[2], ARGV[23])
 
 redis.call('ZADD', KEYS[4], now, ARGV[9])
 redis.call('PEXPIRE', KEYS[4], windowMs)
@@ -156,7 +161,8 @@ return {'reserved', d[6], d[4], tostring(n), member}
 /**
  * The reserved attempt matched: give the attempt back (on the device and in
  * the guess window) and register the device, unless a resend replaced the
- * token in the meantime.
+ * token in the meantime (or the device expired). A registered device and its
+ * history no longer expire.
  *
  * KEYS: 1 device, 2 events, 3 the account's guess window.
  * ARGV: 1 token dispatch id seen at reservation, 2 event JSON, 3 guess member
@@ -166,12 +172,15 @@ export const COMPLETE_VALIDATION = new LuaScript(
   'complete-validation',
   `
 local d = redis.call('HMGET', KEYS[1], 'status', 'token_dispatch_id', 'created_at')
-redis.call('HINCRBY', KEYS[1], 'failed_attempts', -1)
 redis.call('ZREM', KEYS[3], ARGV[3])
+if not d[1] then return {'changed'} end
+redis.call('HINCRBY', KEYS[1], 'failed_attempts', -1)
 if d[1] ~= 'pending_2fa_approval' or (d[2] or '') ~= ARGV[1] then return {'changed'} end
 redis.call('HSET', KEYS[1], 'status', 'created')
 redis.call('HDEL', KEYS[1], 'token_nonce', 'token_expires_at')
 redis.call('RPUSH', KEYS[2], ARGV[2])
+redis.call('PERSIST', KEYS[1])
+redis.call('PERSIST', KEYS[2])
 return {'created', d[3]}
 `,
 );
@@ -342,7 +351,8 @@ return {'armed', p[2], p[3], p[4], p[7], cjson.encode(approver)}
  * Worker, after the provider accepted the message: record it, remember which
  * dispatch the provider's message id belongs to (for delivery receipts), and
  * restart the token's lifetime from the hand-off if the token is still this
- * dispatch's.
+ * dispatch's. A record that expired meanwhile is not written again (a key
+ * without its lifetime would never expire).
  *
  * KEYS: 1 device, 2 dispatch, 3 provider message → dispatch id.
  * ARGV: 1 dispatch id, 2 provider message id, 3 now ISO, 4 expires at ms, 5 attempt, 6 provider,
@@ -354,7 +364,9 @@ export const MARK_SENT = new LuaScript(
 if redis.call('HGET', KEYS[1], 'token_dispatch_id') == ARGV[1] and redis.call('HEXISTS', KEYS[1], 'token_nonce') == 1 then
   redis.call('HSET', KEYS[1], 'token_expires_at', ARGV[4])
 end
-redis.call('HSET', KEYS[2], 'state', 'sent', 'provider_message_id', ARGV[2], 'provider', ARGV[6], 'sent_at', ARGV[3], 'updated_at', ARGV[3], 'attempts', ARGV[5])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('HSET', KEYS[2], 'state', 'sent', 'provider_message_id', ARGV[2], 'provider', ARGV[6], 'sent_at', ARGV[3], 'updated_at', ARGV[3], 'attempts', ARGV[5])
+end
 redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[7])
 return 1
 `,
@@ -431,6 +443,21 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 if ARGV[2] == '1' and redis.call('HGET', KEYS[2], 'state') == 'queued' then
   redis.call('HSET', KEYS[2], 'state', 'failed', 'last_error_code', 'not_queued', 'updated_at', ARGV[3])
 end
+return 1
+`,
+);
+
+/**
+ * Worker, on a failed attempt: record it on the dispatch, unless the record
+ * expired meanwhile (see MARK_SENT).
+ *
+ * KEYS: 1 dispatch. ARGV: 1 state, 2 error code, 3 attempt, 4 now ISO
+ */
+export const MARK_FAILURE = new LuaScript(
+  'mark-failure',
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1], 'last_error_code', ARGV[2], 'attempts', ARGV[3], 'updated_at', ARGV[4])
 return 1
 `,
 );

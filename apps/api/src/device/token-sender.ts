@@ -7,17 +7,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ApiConfig } from '@lib/config';
-import {
-  DomainError,
-  ErrorCodes,
-  GUESS_LIMIT_WINDOW_MS,
-  SEND_LIMIT_WINDOW_MS,
-  TokenCrypto,
-  destinationOf,
-  maskDestination,
-  type Approver,
-  type ContactType,
-} from '@lib/domain';
+import { DomainError, ErrorCodes, TokenCrypto, destinationOf, maskDestination, type Approver, type ContactType } from '@lib/domain';
 import { DeviceRepository, type NewDevice } from '@lib/store';
 import { DispatchQueue } from '../infrastructure/dispatch-queue';
 import { WriteAcknowledgement } from '../infrastructure/write-ack';
@@ -66,14 +56,16 @@ export class TokenSender {
         nowMs,
         maxFailedAttempts: this.config.tokenPolicy.maxFailedAttempts,
         coalesceMs: limits.coalesceWindowSeconds * 1000,
-        perDeviceCap: limits.perDevicePerHour,
-        perDestinationCap: limits.perDestinationPerHour,
-        windowMs: SEND_LIMIT_WINDOW_MS,
+        perDeviceCap: limits.perDevice,
+        perDestinationCap: limits.perDestination,
+        windowMs: limits.windowSeconds * 1000,
+        dispatchTtlSeconds: this.config.lifetimes.dispatchSeconds,
+        pendingDeviceTtlSeconds: this.config.lifetimes.pendingDeviceSeconds,
       },
       req.create && {
         ...req.create,
-        creationCap: this.config.guessLimits.deviceCreationsPerAccountPerDay,
-        creationWindowMs: GUESS_LIMIT_WINDOW_MS,
+        creationCap: this.config.guessLimits.deviceCreationsPerAccount,
+        creationWindowMs: this.config.guessLimits.deviceCreationWindowSeconds * 1000,
       },
     );
     this.metrics.sendRequested(result.outcome);
@@ -99,15 +91,19 @@ export class TokenSender {
       case 'invalid_status':
         throw new DomainError(ErrorCodes.invalidStatus, { device_status: result.status });
       case 'creation_cap':
-        this.logger.warn(`account ${req.accountKey}: new-device limit reached (${this.config.guessLimits.deviceCreationsPerAccountPerDay} per day)`);
+        this.logger.warn(
+          `account ${req.accountKey}: new-device limit reached (${this.config.guessLimits.deviceCreationsPerAccount} in ${this.config.guessLimits.deviceCreationWindowSeconds} s)`,
+        );
         throw new DomainError(ErrorCodes.tooManyDevices, {
-          limit: 'device_creations_per_account_per_day',
+          limit: 'device_creations_per_account',
+          window_seconds: this.config.guessLimits.deviceCreationWindowSeconds,
           retry_after_seconds: Math.ceil(result.retryAfterMs / 1000),
         });
       case 'device_cap':
       case 'destination_cap':
         throw new DomainError(ErrorCodes.tooManyRequests, {
-          limit: result.outcome === 'device_cap' ? 'per_device_per_hour' : 'per_destination_per_hour',
+          limit: result.outcome === 'device_cap' ? 'per_device' : 'per_destination',
+          window_seconds: limits.windowSeconds,
           retry_after_seconds: Math.ceil(result.retryAfterMs / 1000),
         });
     }

@@ -11,7 +11,7 @@
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ApiConfig } from '@lib/config';
-import { DeviceStatus, DomainError, ErrorCodes, GUESS_LIMIT_WINDOW_MS, TokenCrypto } from '@lib/domain';
+import { DeviceStatus, DomainError, ErrorCodes, TokenCrypto } from '@lib/domain';
 import { DeviceRepository, type AttemptLimits } from '@lib/store';
 import { APP_CONFIG } from '../infrastructure/tokens';
 import { ApiMetrics } from '../observability/api-metrics';
@@ -39,9 +39,9 @@ export class ValidateTokenUseCase {
   ) {
     this.limits = {
       maxFailedAttempts: config.tokenPolicy.maxFailedAttempts,
-      perApprover: config.guessLimits.perApproverPerDay,
-      perAccount: config.guessLimits.perAccountPerDay,
-      windowMs: GUESS_LIMIT_WINDOW_MS,
+      perApprover: config.guessLimits.perApprover,
+      perAccount: config.guessLimits.perAccount,
+      windowMs: config.guessLimits.windowSeconds * 1000,
     };
   }
 
@@ -67,10 +67,11 @@ export class ValidateTokenUseCase {
         const perApprover = reserved.outcome === 'approver_budget';
         this.metrics.guessLimitHit(perApprover ? 'per_approver' : 'per_account');
         this.logger.warn(
-          `account ${cmd.accountKey}: failed-validation budget ${perApprover ? `of the device's approver (${this.limits.perApprover}` : `of the account (${this.limits.perAccount}`} per day) reached; device ${cmd.deviceKey} refused`,
+          `account ${cmd.accountKey}: failed-validation budget ${perApprover ? `of the device's approver (${this.limits.perApprover}` : `of the account (${this.limits.perAccount}`} in ${this.config.guessLimits.windowSeconds} s) reached; device ${cmd.deviceKey} refused`,
         );
         throw new DomainError(ErrorCodes.guessBudgetExhausted, {
-          limit: perApprover ? 'failed_validations_per_approver_per_day' : 'failed_validations_per_account_per_day',
+          limit: perApprover ? 'failed_validations_per_approver' : 'failed_validations_per_account',
+          window_seconds: this.config.guessLimits.windowSeconds,
           retry_after_seconds: Math.ceil(reserved.retryAfterMs / 1000),
         });
       }

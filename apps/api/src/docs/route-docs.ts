@@ -79,9 +79,9 @@ export const EXAMPLE_EXTRA_FIELDS: Partial<Record<ErrorCode, ExtraFields>> = {
   GDF000014: { reason: 'payload_md5 does not match the body' },
   DTS000001: { attempts_remaining: 4 },
   DTS000002: { device_status: 'created' },
-  DTS000004: { limit: 'per_device_per_hour', retry_after_seconds: 1800 },
-  DTS000013: { limit: 'failed_validations_per_approver_per_day', retry_after_seconds: 52_000 },
-  DTS000014: { limit: 'device_creations_per_account_per_day', retry_after_seconds: 7_200 },
+  DTS000004: { limit: 'per_device', window_seconds: 3600, retry_after_seconds: 1800 },
+  DTS000013: { limit: 'failed_validations_per_approver', window_seconds: 86_400, retry_after_seconds: 52_000 },
+  DTS000014: { limit: 'device_creations_per_account', window_seconds: 86_400, retry_after_seconds: 7_200 },
   DTS000010: { reason: 'redis_unavailable' },
   DTS000012: { reason: 'X-Twilio-Signature header missing' },
 };
@@ -150,7 +150,7 @@ export const ROUTE_DOCS: RouteDoc[] = [
       'A right token moves the device to `created`. A wrong one answers DTS000001 with `attempts_remaining` (ours); ' +
       'the failure that reaches the limit locks the device as `rejected` and answers OBD000099. ' +
       'An expired token, or one not sent yet, answers DTS000005 and does not count as a failed attempt (ours). ' +
-      'Failed validations are also budgeted per approver and per account over a rolling day, across every device (ours): past a budget, DTS000013 with `retry_after_seconds`.',
+      'Failed validations are also budgeted per approver and per account over a rolling window (a day by default), across every device (ours): past a budget, DTS000013 with `window_seconds` and `retry_after_seconds`.',
     security: 'client',
     body: {
       name: 'ValidateTokenBody',

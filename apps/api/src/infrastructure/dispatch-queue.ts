@@ -29,7 +29,7 @@ export class DispatchQueue implements OnModuleInit {
 
   /** Adds the dispatch's send job (a no-op if it exists); a Redis failure is an InfrastructureError. */
   async add(payload: SendTokenPayload): Promise<void> {
-    const job = sendTokenJob(payload, this.config.retry);
+    const job = sendTokenJob(payload, this.config.retry, this.config.lifetimes);
     try {
       await this.queue.add(job.name, job.data, job.opts);
     } catch (err) {
