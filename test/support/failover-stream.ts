@@ -149,6 +149,8 @@ export async function createStream(
  */
 export class ReadinessWatch {
   readonly samples = new Map<string, { at: number; status: number }[]>();
+  /** The `error` part of each app's first answer other than 200 (what it said was down). */
+  readonly reasons = new Map<string, string>();
   private running = true;
   private readonly loops: Promise<void>[];
 
@@ -165,7 +167,9 @@ export class ReadinessWatch {
     while (this.running) {
       let status: number;
       try {
-        status = (await http(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) })).status;
+        const res = await http(`${url}/health/ready`, { signal: AbortSignal.timeout(3_000) });
+        status = res.status;
+        if (status !== 200 && !this.reasons.has(name)) this.reasons.set(name, JSON.stringify(res.body?.error ?? res.text));
       } catch {
         status = 0; // no answer in time
       }
@@ -189,7 +193,10 @@ export class ReadinessWatch {
    * For `name`, after `from`: seconds until it first stopped answering 200
    * and seconds until it answered 200 again after that (null if it never did).
    */
-  outage(name: string, from: number): { not_ready_after_s: number | null; ready_again_after_s: number | null; not_ready_s: number | null } {
+  outage(
+    name: string,
+    from: number,
+  ): { not_ready_after_s: number | null; ready_again_after_s: number | null; not_ready_s: number | null; said: string | null } {
     const after = (this.samples.get(name) ?? []).filter((s) => s.at >= from);
     const down = after.find((s) => s.status !== 200);
     const up = down ? after.find((s) => s.at > down.at && s.status === 200) : undefined;
@@ -198,6 +205,7 @@ export class ReadinessWatch {
       not_ready_after_s: down ? s(down.at - from) : null,
       ready_again_after_s: up ? s(up.at - from) : null,
       not_ready_s: down && up ? s(up.at - down.at) : null,
+      said: this.reasons.get(name) ?? null,
     };
   }
 
