@@ -43,6 +43,8 @@ module.exports = {
     // Proof under faults, load and attack (README, "Guarantees"): built processes, real Redis; each file prints and writes its figures.
     { ...base, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.reliability-spec.ts'], slowTestThreshold: 60 },
     { ...base, displayName: 'security', testMatch: ['<rootDir>/test/security/**/*.security-spec.ts'], slowTestThreshold: 60 },
+    // The service on real Redis topologies (Cluster, Sentinel) started from redis-server, the master killed mid-stream.
+    { ...base, displayName: 'topologies', testMatch: ['<rootDir>/test/topologies/**/*.topology-spec.ts'], slowTestThreshold: 90 },
   ],
   testTimeout: 30_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { generateClientKeyPair, type ClientKeyKind } from '@lib/request-signing';
-import { RedisKeys } from '@lib/store';
+import { RedisKeys, createRedis, whenReady, type RedisClient, type RedisTopologySettings } from '@lib/store';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN, FakeSes, FakeTwilio } from '../fakes';
 import { AdminClient, DeviceApiClient } from './api-client';
 import { ServiceProcess } from './processes';
@@ -18,9 +18,19 @@ export const TOKEN_HASH_SECRET = 'e2e-token-hash-secret-0123456789abcdef';
 export const SES_FROM = 'no-reply@tokens.example.com';
 export const TWILIO_FROM = '+15005550006';
 
+/** A Redis other than a standalone one (test/support/topologies.ts): how the apps reach it, and how the stack's own client does. */
+export interface StackRedisTopology {
+  /** The apps' settings for it (REDIS_MODE and its node lists). */
+  readonly env: Record<string, string>;
+  readonly topology: RedisTopologySettings;
+}
+
 export interface StackOptions {
   label: string;
+  /** A standalone Redis (default TEST_REDIS_URL); with `topology`, only its credentials and database count. */
   redisUrl?: string;
+  /** Sentinel or Cluster: the apps get its settings, the stack reads through the project's own client for it, and in a Cluster the key prefix is a hash tag. */
+  topology?: StackRedisTopology;
   /** Extra environment for both processes (limits, retry timings…); `undefined` leaves a variable unset (e.g. NODE_ENV). */
   env?: Record<string, string | undefined>;
   startWorker?: boolean;
@@ -53,7 +63,8 @@ export class Stack {
   readonly keys: RedisKeys;
   readonly twilio = new FakeTwilio();
   readonly ses = new FakeSes();
-  readonly redis: Redis;
+  /** The stack's own reads and clean-up: a plain connection, or on a topology the project's client for it (createRedis). */
+  readonly redis: RedisClient;
   api!: ServiceProcess;
   /** Every worker started, oldest first. */
   readonly workers: ServiceProcess[] = [];
@@ -64,20 +75,34 @@ export class Stack {
   private env!: Record<string, string>;
 
   constructor(private readonly options: StackOptions) {
-    this.prefix = uniquePrefix(options.label);
+    const topology = options.topology?.topology;
+    // In a Cluster every key of the service must hash to one slot (REDIS_KEY_PREFIX must be a hash tag).
+    this.prefix = topology?.mode === 'cluster' ? `{${uniquePrefix(options.label)}}` : uniquePrefix(options.label);
     this.keys = new RedisKeys(this.prefix);
-    this.redis = new Redis(options.redisUrl ?? TEST_REDIS_URL, { maxRetriesPerRequest: 1 });
-    this.redis.on('error', () => undefined);
+    const url = options.redisUrl ?? TEST_REDIS_URL;
+    if (topology) {
+      // Fails fast (no offline queue, a command timeout), like the api's own: a read during a fail-over errors rather than hangs.
+      this.redis = createRedis('command', { url, commandTimeoutMs: 2000, topology }, `e2e-stack-${options.label}`);
+    } else {
+      this.redis = new Redis(url, { maxRetriesPerRequest: 1 });
+      this.redis.on('error', () => undefined);
+    }
   }
 
   static async start(options: StackOptions): Promise<Stack> {
     const stack = new Stack(options);
-    await stack.boot();
+    try {
+      await stack.boot();
+    } catch (err) {
+      // The caller never gets the stack to stop: whatever already runs stops here.
+      await stack.stop().catch(() => undefined);
+      throw err;
+    }
     return stack;
   }
 
   private async boot(): Promise<void> {
-    await Promise.all([this.twilio.start(), this.ses.start()]);
+    await Promise.all([this.twilio.start(), this.ses.start(), this.options.topology ? whenReady(this.redis, 10_000) : undefined]);
     const env: Record<string, string | undefined> = {
       NODE_ENV: 'test',
       HOST: '127.0.0.1',
@@ -99,6 +124,7 @@ export class Stack {
       PROVIDER_TIMEOUT_MS: '2000',
       WORKER_HTTP_HOST: '127.0.0.1',
       WORKER_HTTP_PORT: '0',
+      ...this.options.topology?.env,
       ...this.options.env,
     };
     this.env = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

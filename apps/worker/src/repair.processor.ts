@@ -16,7 +16,7 @@
  * age only as later jobs finish, so without it a quiet queue would keep its
  * last jobs for good.
  */
-import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { WorkerConfig } from '@lib/config';
@@ -69,6 +69,16 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
       )
       .catch((err: Error) => this.logger.error(`could not schedule the repair of pending dispatches: ${err.message}`));
     this.worker.run().catch((err: Error) => this.logger.error(`repair worker stopped: ${err.message}`));
+  }
+
+  /**
+   * The repair's own BullMQ Worker reports its connection's errors here. An
+   * 'error' event nobody listens to is printed by BullMQ with console.error:
+   * raw, multi-line stack traces among the JSON lines, for every reconnect.
+   */
+  @OnWorkerEvent('error')
+  onError(err: Error): void {
+    this.logger.warn(`queue connection: ${err.message}`);
   }
 
   async process(): Promise<RepairResult> {

@@ -1,5 +1,6 @@
 import Redis, { Cluster } from 'ioredis';
-import { createRedis, redisOptions, urlOptions } from './redis-connection';
+import { createRedis, probeServiceSlot, redisOptions, urlOptions, type RedisClient } from './redis-connection';
+import { RedisKeys } from './redis-keys';
 
 describe('Redis connections', () => {
   const base = { url: 'rediss://ops:s%40cret@127.0.0.1:1/2', commandTimeoutMs: 500 };
@@ -53,5 +54,30 @@ describe('Redis connections', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  describe('the readiness probe', () => {
+    const keys = new RedisKeys('{dts}');
+    const client = (status: string, exists: (key: string) => Promise<number>) =>
+      ({ status, exists: jest.fn(exists) }) as unknown as RedisClient & { exists: jest.Mock };
+
+    it("reads a key of the service's, so that in a Cluster it reaches the master of the service's slot", async () => {
+      const redis = client('ready', async () => 0);
+      await expect(probeServiceSlot(redis, keys)).resolves.toBeUndefined();
+      expect(redis.exists).toHaveBeenCalledWith('{dts}:health-probe');
+    });
+
+    it('fails with the error of that read (a Cluster whose slot has no master)', async () => {
+      const redis = client('ready', async () => {
+        throw new Error('CLUSTERDOWN The cluster is down');
+      });
+      await expect(probeServiceSlot(redis, keys)).rejects.toThrow('CLUSTERDOWN');
+    });
+
+    it('fails at once, sending nothing, when the connection is not ready', async () => {
+      const redis = client('reconnecting', async () => 0);
+      await expect(probeServiceSlot(redis, keys)).rejects.toThrow('connection reconnecting');
+      expect(redis.exists).not.toHaveBeenCalled();
+    });
   });
 });

@@ -25,6 +25,7 @@
  * managed Redis and its proxies) speaks alike.
  */
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import type { RedisKeys } from './redis-keys';
 
 /** A standalone/Sentinel connection or a Cluster client: both speak the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -123,4 +124,19 @@ export function whenReady(redis: RedisClient, timeoutMs = 5000): Promise<void> {
     };
     redis.on('ready', onReady);
   });
+}
+
+/**
+ * Resolves once `redis` answers a read of a key of the service's
+ * (`keys.healthProbe`, never written): the readiness checks' probe. Not PING,
+ * nor the client's `status`: a Cluster client stays `ready` and sends a
+ * keyless command to any node, both of which hold while the master of the
+ * service's slot is gone; a key of the service's goes to that master (reads
+ * are not scaled to replicas). A standalone or Sentinel connection that is
+ * not ready fails at once rather than queue the read behind the outage. The
+ * caller bounds it in time (REDIS_COMMAND_TIMEOUT_MS).
+ */
+export async function probeServiceSlot(redis: RedisClient, keys: RedisKeys): Promise<void> {
+  if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+  await redis.exists(keys.healthProbe);
 }

@@ -60,6 +60,13 @@ export class RedisKeys {
   replay(signatureDigest: string): string {
     return `${this.prefix}:replay:${signatureDigest}`;
   }
+  /**
+   * Read, never written, by the readiness checks: a key of the service's, so
+   * in a Cluster the read goes to the master of the service's slot.
+   */
+  get healthProbe(): string {
+    return `${this.prefix}:health-probe`;
+  }
   /** BullMQ prefix: queue keys live under `<prefix>:bull:<queue>:…`. */
   get queuePrefix(): string {
     return `${this.prefix}:bull`;
