@@ -258,7 +258,7 @@ export const TOPOLOGY_STACK_ENV: Record<string, string> = {
   // The full flow's resend is a send of its own, not joined to the creation's.
   RESEND_COALESCE_SECONDS: '0',
   // One account lists 50 approvers; the stream creates one device per approver, several hundred a day per account.
-  DEVICE_LIMIT_PER_ACCOUNT_PER_DAY: '100000',
+  DEVICE_LIMIT_PER_ACCOUNT: '100000',
   // A job whose worker lost the master mid-job is handed on once its lock expires: seconds, not a minute, so
   // the bounded wait after the stream (DELIVERY_WAIT_MS) covers it.
   WORKER_LOCK_DURATION_MS: '5000',
