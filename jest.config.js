@@ -1,7 +1,8 @@
 /**
- * Three tiers (see README, "Tests"): unit specs beside the code, integration
+ * The tiers (see README, "Tests"): unit specs beside the code, integration
  * specs on a real Redis and loopback HTTP, end-to-end specs that start the
- * built api and worker as processes.
+ * built api and worker as processes, the reliability and security suites on
+ * the same harness, and independent clients signing with other libraries.
  */
 const swc = [
   '@swc/jest',
@@ -43,6 +44,15 @@ module.exports = {
     // Proof under faults, load and attack (README, "Guarantees"): built processes, real Redis; each file prints and writes its figures.
     { ...base, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.reliability-spec.ts'], slowTestThreshold: 60 },
     { ...base, displayName: 'security', testMatch: ['<rootDir>/test/security/**/*.security-spec.ts'], slowTestThreshold: 60 },
+    // Independent clients (python-jose, PyJWT under Debian's /usr/bin/python3, jsonwebtoken) against the built service. The
+    // project's own signer is replaced by one that throws, so every request here is signed by those libraries alone.
+    {
+      ...base,
+      displayName: 'clients',
+      testMatch: ['<rootDir>/test/clients/**/*.client-spec.ts'],
+      slowTestThreshold: 30,
+      moduleNameMapper: { '^@lib/request-signing$': '<rootDir>/test/clients/project-signer-disabled.ts', ...moduleNameMapper },
+    },
   ],
   testTimeout: 30_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
