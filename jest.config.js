@@ -1,7 +1,8 @@
 /**
- * Three tiers (see README, "Tests"): unit specs beside the code, integration
+ * The tiers (see README, "Tests"): unit specs beside the code, integration
  * specs on a real Redis and loopback HTTP, end-to-end specs that start the
- * built api and worker as processes.
+ * built api and worker as processes, the reliability and security suites on
+ * the same harness, and independent clients signing with other libraries.
  */
 const swc = [
   '@swc/jest',
@@ -45,6 +46,15 @@ module.exports = {
     { ...base, displayName: 'security', testMatch: ['<rootDir>/test/security/**/*.security-spec.ts'], slowTestThreshold: 60 },
     // The service on real Redis topologies (Cluster, Sentinel) started from redis-server, the master killed mid-stream.
     { ...base, displayName: 'topologies', testMatch: ['<rootDir>/test/topologies/**/*.topology-spec.ts'], slowTestThreshold: 90 },
+    // Independent clients (python-jose, PyJWT under Debian's /usr/bin/python3, jsonwebtoken) against the built service. The
+    // project's own signer is replaced by one that throws, so every request here is signed by those libraries alone.
+    {
+      ...base,
+      displayName: 'clients',
+      testMatch: ['<rootDir>/test/clients/**/*.client-spec.ts'],
+      slowTestThreshold: 30,
+      moduleNameMapper: { '^@lib/request-signing$': '<rootDir>/test/clients/project-signer-disabled.ts', ...moduleNameMapper },
+    },
   ],
   testTimeout: 30_000,
   reporters: ['default', '<rootDir>/test/support/summary-reporter.js'],
