@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { CryptoPool, type RequestToSign, type SignedHttpRequest } from './lib/crypto-pool';
 import { closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
 import { FakeProviders, LOG_DIR, ROOT, freePort, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
@@ -163,7 +164,7 @@ async function startWorker(stack: Stack, concurrency: number): Promise<Proc> {
     opt.nodeArgs,
   );
   stack.workers.push(worker);
-  await worker.waitFor(/consuming \\?"token-dispatch\\?"/);
+  for (const queue of Object.values(DISPATCH_QUEUES)) await worker.waitFor(new RegExp(`consuming \\\\?"${queue}\\\\?"`));
   return worker;
 }
 
@@ -322,7 +323,7 @@ async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], qu
     QUEUE_ADD: '1',
   });
   const refQueues = ['bench-floor:bull', 'bench-express:bull'].map((prefix) => {
-    const q = new Queue('token-dispatch', { connection: stack.admin, prefix });
+    const q = new Queue(DISPATCH_QUEUES.sms, { connection: stack.admin, prefix });
     q.on('error', () => undefined);
     return q;
   });

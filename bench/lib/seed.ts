@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { DEFAULT_DATA_LIFETIMES, DEFAULT_TOKEN_POLICY, TokenCrypto, destinationOf, maskDestination, type Approver } from '@lib/domain';
 import { DeviceRepository, DirectoryRepository, RedisKeys, type RedisClient } from '@lib/store';
-import { DISPATCH_QUEUE, sendTokenJob } from '@lib/dispatch-contract';
+import { DISPATCH_QUEUES, sendTokenJob } from '@lib/dispatch-contract';
 import { generateClientKeyPair, type ClientKeyKind, type RequestSigningAlg } from '@lib/request-signing';
 
 export interface BenchClient {
@@ -125,7 +125,7 @@ export async function seedDevices(
 
 /** The service's dispatch queue, for seeding jobs and cleaning up between rounds; or, with `parked`, a queue of the same name that nobody consumes. */
 export function dispatchQueue(redis: RedisClient, prefix: string, parked = false): Queue {
-  const queue = new Queue(DISPATCH_QUEUE, { connection: redis, prefix: new RedisKeys(parked ? `${prefix}-parked` : prefix).queuePrefix });
+  const queue = new Queue(DISPATCH_QUEUES.sms, { connection: redis, prefix: new RedisKeys(parked ? `${prefix}-parked` : prefix).queuePrefix });
   queue.on('error', () => undefined);
   return queue;
 }

@@ -9,12 +9,12 @@ import Fastify from 'fastify';
 import { Queue } from 'bullmq';
 import { randomUUID } from 'node:crypto';
 import { createRedis } from '@lib/store';
-import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
+import { DISPATCH_QUEUES, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
 import { DEFAULT_DATA_LIFETIMES } from '@lib/domain';
 
 const port = Number(process.env.PORT);
 const connection = createRedis('command', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-fastify-floor');
-const queue = new Queue(DISPATCH_QUEUE, { connection, prefix: process.env.QUEUE_PREFIX ?? 'bench-floor:bull' });
+const queue = new Queue(DISPATCH_QUEUES.sms, { connection, prefix: process.env.QUEUE_PREFIX ?? 'bench-floor:bull' });
 queue.on('error', () => undefined);
 const retry = { attempts: 6, backoffMs: 1000 };
 

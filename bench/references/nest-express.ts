@@ -11,12 +11,12 @@ import { Body, Controller, HttpCode, Module, Param, Patch } from '@nestjs/common
 import { NestFactory } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { createRedis } from '@lib/store';
-import { DISPATCH_QUEUE, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
+import { DISPATCH_QUEUES, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
 import { DEFAULT_DATA_LIFETIMES } from '@lib/domain';
 
 const queue =
   process.env.QUEUE_ADD === '1'
-    ? new Queue(DISPATCH_QUEUE, {
+    ? new Queue(DISPATCH_QUEUES.sms, {
         connection: createRedis('command', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-nest-express'),
         prefix: process.env.QUEUE_PREFIX ?? 'bench-express:bull',
       })

@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { FAKE_TWILIO_AUTH_TOKEN } from '../fakes';
 import { http, type HttpResult } from '../support/api-client';
@@ -31,7 +32,8 @@ import { parseLogLines } from '../support/logs';
 import { TEST_REDIS_URL } from '../support/redis';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn } from '../support/stack';
 
-const QUEUE = 'token-dispatch';
+/** The SMS send queue: this file's devices get their codes by SMS. */
+const QUEUE = DISPATCH_QUEUES.sms;
 const FULL_USER = { username: 'ops-e2e', password: 'board-full-password-7Qm2' };
 const READ_ONLY_USER = { username: 'viewer-e2e', password: 'board-readonly-password-4Kx9' };
 const CHROMIUM = '/usr/bin/chromium';
@@ -153,7 +155,7 @@ describe('queue dashboard (Bull Board)', () => {
           challenge: expect.stringMatching(/^Basic realm="[^"]+"/),
         });
         expectError(res, 'DTS000009');
-        expect(res.text).not.toContain(QUEUE);
+        for (const name of Object.values(DISPATCH_QUEUES)) expect(res.text).not.toContain(name);
       }
     });
 
@@ -169,7 +171,10 @@ describe('queue dashboard (Bull Board)', () => {
 
         const api = await board('/admin/queues/api/queues', authorization);
         expect(api.status).toBe(200);
-        expect(api.body.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([[QUEUE, false]]);
+        expect(api.body.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([
+          [DISPATCH_QUEUES.sms, false],
+          [DISPATCH_QUEUES.email, false],
+        ]);
       }
     });
 
@@ -184,7 +189,10 @@ describe('queue dashboard (Bull Board)', () => {
 
       const api = await board('/admin/queues/readonly/api/queues', basic(READ_ONLY_USER));
       expect(api.status).toBe(200);
-      expect(api.body.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([[QUEUE, true]]);
+      expect(api.body.queues.map((q: { name: string; readOnlyMode: boolean }) => [q.name, q.readOnlyMode])).toEqual([
+        [DISPATCH_QUEUES.sms, true],
+        [DISPATCH_QUEUES.email, true],
+      ]);
     });
 
     it('lets no read-only caller retry, clean, promote or otherwise change jobs', async () => {

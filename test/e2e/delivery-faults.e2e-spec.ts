@@ -9,58 +9,42 @@
  * them, so the cases run one after the other and each waits for its job to
  * finish before the next one starts.
  */
-import { Job, Queue, QueueEvents } from 'bullmq';
+import type { Job } from 'bullmq';
 import { sesError, twilioError, type RecordedRequest } from '../fakes';
+import { QueueProbe as SendQueues } from '../support/queue-probe';
 import { TEST_REDIS_URL } from '../support/redis';
 import { Stack, codeIn } from '../support/stack';
 import type { ServiceProcess } from '../support/processes';
 
-const QUEUE = 'token-dispatch';
 const ATTEMPTS = 4;
 const BACKOFF_MS = 100;
 const PROVIDER_TIMEOUT_MS = 300;
 
-function redisConnection(url: string) {
-  const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
-}
-
-/** Reads jobs of the stack's dispatch queue and waits for them to finish. */
+/** Reads jobs of the stack's send queues and waits for them to finish. */
 class QueueProbe {
-  readonly queue: Queue;
-  readonly events: QueueEvents;
+  private readonly queues: SendQueues;
 
   constructor(stack: Stack) {
-    const opts = { connection: redisConnection(TEST_REDIS_URL), prefix: stack.keys.queuePrefix };
-    this.queue = new Queue(QUEUE, opts);
-    this.events = new QueueEvents(QUEUE, opts);
-    // Each waitUntilFinished listens on both; many jobs are awaited at once.
-    this.queue.setMaxListeners(0);
-    this.events.setMaxListeners(0);
+    this.queues = new SendQueues(TEST_REDIS_URL, stack.prefix);
   }
 
   async ready(): Promise<void> {
-    await Promise.all([this.queue.waitUntilReady(), this.events.waitUntilReady()]);
+    await this.queues.ready();
   }
 
   /** Waits until the job is completed or failed for good; returns the reloaded job and how it ended. */
   async finish(jobId: string, timeoutMs = 15_000): Promise<{ job: Job; state: string; outcome: 'completed' | 'failed'; reason?: string }> {
-    const job = await this.queue.getJob(jobId);
-    if (!job) throw new Error(`no job ${jobId} in the queue`);
-    let outcome: 'completed' | 'failed' = 'completed';
-    let reason: string | undefined;
-    try {
-      await job.waitUntilFinished(this.events, timeoutMs);
-    } catch (err) {
-      outcome = 'failed';
-      reason = (err as Error).message;
-    }
-    const reloaded = (await this.queue.getJob(jobId))!;
-    return { job: reloaded, state: await reloaded.getState(), outcome, reason };
+    const outcome = await this.queues.finished(jobId, timeoutMs);
+    const reloaded = (await this.queues.job(jobId))!;
+    return { job: reloaded, state: await reloaded.getState(), outcome, reason: outcome === 'failed' ? reloaded.failedReason : undefined };
+  }
+
+  counts() {
+    return this.queues.counts();
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.events.close(), this.queue.close()]);
+    await this.queues.close();
   }
 }
 
@@ -370,7 +354,7 @@ describe('two worker processes sharing the queue', () => {
     const finished = await Promise.all(dispatchIds.map((id) => probe.finish(id)));
     expect(finished.map((f) => f.state)).toEqual(Array(DEVICES).fill('completed'));
     expect(finished.map((f) => f.job.attemptsMade)).toEqual(Array(DEVICES).fill(1));
-    expect(await probe.queue.getJobCounts('completed', 'failed', 'active', 'wait', 'delayed')).toEqual({
+    expect(await probe.counts()).toMatchObject({
       completed: DEVICES,
       failed: 0,
       active: 0,

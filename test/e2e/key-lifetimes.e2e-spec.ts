@@ -9,6 +9,7 @@
  * id or finished job. Prints the keys by kind before and after, and the
  * memory per device and per send (MEMORY USAGE) for the README.
  */
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { Stack } from '../support/stack';
 import { deviceSettled, dispatchIdsOf, expectError, pendingDevice, wrongCode, type PendingDevice } from '../support/e2e-checks';
 import { scanKeys } from '../support/redis';
@@ -74,8 +75,9 @@ describe('key lifetimes: a mixed workload leaves only registrations and queue bo
     if (key.startsWith(bull)) {
       const [, rest] = [key.slice(0, bull.length), key.slice(bull.length)];
       const [queue, ...parts] = rest.split(':');
-      if (queue === 'token-dispatch' && parts.length === 1 && UUID.test(parts[0])) return 'send_job';
-      if (queue === 'token-dispatch' && parts.length === 1 && (parts[0] === 'completed' || parts[0] === 'failed')) return 'finished_jobs';
+      const sendQueue = (Object.values(DISPATCH_QUEUES) as string[]).includes(queue);
+      if (sendQueue && parts.length === 1 && UUID.test(parts[0])) return 'send_job';
+      if (sendQueue && parts.length === 1 && (parts[0] === 'completed' || parts[0] === 'failed')) return 'finished_jobs';
       return 'queue_bookkeeping';
     }
     const prefixes: [string, Kind][] = [

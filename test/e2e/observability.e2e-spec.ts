@@ -12,6 +12,7 @@
  * Redis is down.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { FAKE_TWILIO_AUTH_TOKEN, twilioError, type RecordedRequest } from '../fakes';
 import { http, type DeviceApiClient, type HttpResult } from '../support/api-client';
 import { DedicatedRedis } from '../support/dedicated-redis';
@@ -198,10 +199,10 @@ describe('observability', () => {
         expect(valueOf(m, 'device2fa_send_limit_rejections_total', { limit: 'per_destination' })).toBe(0);
         expect(valueOf(m, 'device2fa_token_validation_failures_total', { outcome: 'incorrect' })).toBe(1);
         expect(valueOf(m, 'device2fa_token_validation_failures_total', { outcome: 'locked' })).toBe(0);
-        // Queue depth, read at scrape time: every job of this run is done (3 creates and a resend sent, 2 failed).
-        expect(valueOf(m, 'device2fa_queue_jobs', { queue: 'token-dispatch', state: 'completed' })).toBe(4);
-        expect(valueOf(m, 'device2fa_queue_jobs', { queue: 'token-dispatch', state: 'failed' })).toBe(2);
-        for (const state of ['waiting', 'active', 'delayed']) expect(valueOf(m, 'device2fa_queue_jobs', { queue: 'token-dispatch', state })).toBe(0);
+        // Queue depth per send queue, read at scrape time: every job of this run is done (2 SMS and 2 e-mails sent, 2 SMS failed).
+        const depth = (channel: 'sms' | 'email', state: string) => valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES[channel], state });
+        expect([depth('sms', 'completed'), depth('sms', 'failed'), depth('email', 'completed'), depth('email', 'failed')]).toEqual([2, 2, 2, 0]);
+        for (const state of ['waiting', 'active', 'delayed']) expect([depth('sms', state), depth('email', state)]).toEqual([0, 0]);
         // Node's default process metrics, under their standard names.
         expect(m.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
         expect(m.some((s) => s.name === 'nodejs_heap_size_used_bytes')).toBe(true);
@@ -230,7 +231,8 @@ describe('observability', () => {
         expect(provider('sms', 'twilio', 'transient_error')).toBe(4);
         expect(provider('sms', 'twilio', 'permanent_error')).toBe(1);
         expect(provider('email', 'ses', 'accepted')).toBe(2);
-        expect(valueOf(m, 'device2fa_queue_jobs', { queue: 'token-dispatch', state: 'completed' })).toBe(4);
+        expect(valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES.sms, state: 'completed' })).toBe(2);
+        expect(valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES.email, state: 'completed' })).toBe(2);
         expect(m.some((s) => s.name === 'process_resident_memory_bytes')).toBe(true);
       });
 

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Queue, QueueEvents } from 'bullmq';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { DedicatedRedis } from '../support/dedicated-redis';
 import { Stack, codeIn } from '../support/stack';
 import type { HttpResult } from '../support/api-client';
@@ -235,8 +236,8 @@ describe('Redis outage', () => {
     await redis.start();
 
     const opts = { connection: { host: '127.0.0.1', port: redis.port, maxRetriesPerRequest: null }, prefix: stack.keys.queuePrefix };
-    const queue = new Queue('token-dispatch', opts);
-    const events = new QueueEvents('token-dispatch', opts);
+    const queue = new Queue(DISPATCH_QUEUES.sms, opts);
+    const events = new QueueEvents(DISPATCH_QUEUES.sms, opts);
     try {
       const job = (await queue.getJob(dispatchId))!;
       expect(job).toBeDefined();

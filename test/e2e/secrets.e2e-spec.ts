@@ -11,13 +11,14 @@
  * where the operator registered them and where the worker reads them from.
  * Job payloads hold identifiers, the channel and the request id only.
  */
-import { Queue, QueueEvents } from 'bullmq';
 import { sesError, twilioError, FAKE_TWILIO_AUTH_TOKEN, type RecordedRequest } from '../fakes';
+import { DISPATCH_QUEUES, QueueProbe } from '../support/queue-probe';
 import { TEST_REDIS_URL, dumpValues } from '../support/redis';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn } from '../support/stack';
 
 const AWS_SECRET = 'e2e-aws-secret-access-key-Zx9Qw8Er7Ty6Ui5Op4';
-const QUEUE = 'token-dispatch';
+/** The send queues' key prefixes (one queue per channel). */
+const queueKeyPrefixes = (stack: Stack) => Object.values(DISPATCH_QUEUES).map((name) => `${stack.keys.queuePrefix}:${name}:`);
 
 type Device = Awaited<ReturnType<Stack['newDevice']>>;
 
@@ -33,8 +34,7 @@ const requestText = (r: RecordedRequest): string => {
 
 describe('no codes, contact data or secrets in Redis or in the logs', () => {
   let stack: Stack;
-  let queue: Queue;
-  let events: QueueEvents;
+  let probe: QueueProbe;
   let dump: Map<string, string>;
   const devices: Device[] = [];
   const dispatchIds = new Set<string>();
@@ -47,11 +47,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
   }
 
   async function finishAll(): Promise<void> {
-    for (const id of dispatchIds) {
-      const job = await queue.getJob(id);
-      if (!job) throw new Error(`no job ${id}`);
-      await job.waitUntilFinished(events, 15_000).catch(() => undefined); // failures are part of the script
-    }
+    for (const id of dispatchIds) await probe.finished(id, 15_000); // failures are part of the script
   }
 
   beforeAll(async () => {
@@ -59,11 +55,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
       label: 'secrets',
       env: { AWS_SECRET_ACCESS_KEY: AWS_SECRET, RESEND_COALESCE_SECONDS: '0', DISPATCH_ATTEMPTS: '3' },
     });
-    const u = new URL(TEST_REDIS_URL);
-    const opts = { connection: { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null }, prefix: stack.keys.queuePrefix };
-    queue = new Queue(QUEUE, opts);
-    events = new QueueEvents(QUEUE, opts);
-    await events.waitUntilReady();
+    probe = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
 
     // 1. SMS create, resend by e-mail, wrong then right code.
     const a = await stack.newDevice('sms');
@@ -135,8 +127,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
   }, 90_000);
 
   afterAll(async () => {
-    await events?.close();
-    await queue?.close();
+    await probe?.close();
     await stack?.stop();
   });
 
@@ -153,7 +144,7 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
     for (const id of dispatchIds) expect(all).toContain(id);
     expect(all).toContain('twilio_21211');
     expect(all).toContain('ses_MessageRejected');
-    expect([...dump.keys()].filter((k) => k.startsWith(`${stack.keys.queuePrefix}:${QUEUE}:`)).length).toBeGreaterThan(dispatchIds.size);
+    expect([...dump.keys()].filter((k) => queueKeyPrefixes(stack).some((p) => k.startsWith(p))).length).toBeGreaterThan(dispatchIds.size);
   });
 
   it('no key name or value in Redis holds a code that was sent', () => {
@@ -183,8 +174,8 @@ describe('no codes, contact data or secrets in Redis or in the logs', () => {
   });
 
   it('every job payload names its dispatch and the request, nothing else (no code nonce, account, device or channel)', async () => {
-    const jobKeys = [...dump.keys()].filter((k) => new RegExp(`^${stack.keys.queuePrefix}:${QUEUE}:[0-9a-f-]{36}$`).test(k));
-    expect(jobKeys.sort()).toEqual([...dispatchIds].map((id) => `${stack.keys.queuePrefix}:${QUEUE}:${id}`).sort());
+    const jobKeys = [...dump.keys()].filter((k) => queueKeyPrefixes(stack).some((p) => k.startsWith(p) && /^[0-9a-f-]{36}$/.test(k.slice(p.length))));
+    expect(jobKeys.map((k) => k.slice(-36)).sort()).toEqual([...dispatchIds].sort());
     for (const key of jobKeys) {
       const data = JSON.parse((await stack.redis.hget(key, 'data'))!);
       expect(Object.keys(data).sort()).toEqual(['dispatchId', 'requestId']);

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
-import { DEFAULT_DATA_LIFETIMES, DEFAULT_GUESS_LIMIT_POLICY, DEFAULT_SEND_LIMIT_POLICY, TokenCrypto, type Approver } from '@lib/domain';
+import { DEFAULT_DATA_LIFETIMES, DEFAULT_GUESS_LIMIT_POLICY, DEFAULT_SEND_LIMIT_POLICY, TokenCrypto, type Approver, type ContactType } from '@lib/domain';
 import { DeviceRepository, DirectoryRepository, RedisKeys, type Account, type AttemptLimits, type DispatchRequest } from '@lib/store';
 import { TEST_REDIS_URL, deleteKeys, uniquePrefix } from '../support/redis';
 
@@ -70,10 +70,10 @@ describe('DeviceRepository on Redis', () => {
 
   /** The job of `dev`'s dispatch as the api queued it, armed; `edit` changes what the worker is given. */
   const armJob = (
-    dev: Pick<DispatchRequest, 'dispatchId' | 'requestId'>,
+    dev: Pick<DispatchRequest, 'dispatchId' | 'requestId' | 'channel'>,
     expiresAtMs = Date.now() + 60_000,
     attempt = 1,
-    edit: { jobId?: string; dispatchId?: string; requestId?: string; wellFormed?: boolean } = {},
+    edit: { jobId?: string; dispatchId?: string; requestId?: string; wellFormed?: boolean; queueChannel?: ContactType } = {},
   ) =>
     devices.armToken({
       jobId: edit.jobId ?? dev.dispatchId,
@@ -81,9 +81,10 @@ describe('DeviceRepository on Redis', () => {
       expiresAtMs,
       attempt,
       smsAllowedCountryCodes: ['55'],
+      queueChannel: edit.queueChannel ?? dev.channel,
     });
   /** Arms `dev`'s dispatch; the outcome alone. */
-  const arm = async (dev: Pick<DispatchRequest, 'dispatchId' | 'requestId'>, expiresAtMs = Date.now() + 60_000, attempt = 1) =>
+  const arm = async (dev: Pick<DispatchRequest, 'dispatchId' | 'requestId' | 'channel'>, expiresAtMs = Date.now() + 60_000, attempt = 1) =>
     (await armJob(dev, expiresAtMs, attempt)).outcome;
 
   async function newDevice(over: Partial<DispatchRequest> = {}) {
@@ -349,6 +350,14 @@ describe('DeviceRepository on Redis', () => {
       },
     );
 
+    it("is refused in another channel's queue (where its provider's rate limit would not hold): nothing armed, and its own queue's job still sends", async () => {
+      const { dev, next, deviceBefore } = await target();
+      expect(await armJob(next, Date.now() + 60_000, 1, { queueChannel: 'email' })).toEqual({ outcome: 'refused', reason: 'job_wrong_queue' });
+      expect(await redis.hgetall(keys.device('acc-1', dev.deviceKey))).toEqual(deviceBefore);
+      expect(await devices.dispatch(next.dispatchId)).toMatchObject({ state: 'refused', lastErrorCode: 'job_wrong_queue' });
+      expect(await arm(next)).toBe('armed');
+    });
+
     it('is refused when it was added with an id of its own naming a real dispatch (dashboard "add job")', async () => {
       const { dev, next, deviceBefore } = await target();
       expect(await armJob(next, Date.now() + 60_000, 1, { jobId: '17' })).toEqual({ outcome: 'refused', reason: 'job_unknown' });
@@ -410,13 +419,13 @@ describe('DeviceRepository on Redis', () => {
       expect(await pending(third.dispatchId)).toBe(true);
     });
 
-    it('lists those pending since before a time, oldest first, with their request ids, and drops those whose record expired', async () => {
+    it('lists those pending since before a time, oldest first, with their request ids and channels, and drops those whose record expired', async () => {
       const localKeys = new RedisKeys(`${prefix}-pending-${randomUUID()}`);
       const local = new DeviceRepository(redis, localKeys);
       const t0 = Date.now() - 60_000;
       const made = [];
       for (let i = 0; i < 3; i += 1) {
-        const req = request({ nowMs: t0 + i * 1000 });
+        const req = request({ nowMs: t0 + i * 1000, channel: i === 2 ? 'email' : 'sms' });
         expect((await local.requestDispatch(req, create)).outcome).toBe('queued');
         made.push(req);
       }
@@ -425,8 +434,8 @@ describe('DeviceRepository on Redis', () => {
       await redis.del(localKeys.dispatch(made[1].dispatchId)); // as if it had expired
       const listed = await local.pendingDispatches(Date.now() - 10_000, 10);
       expect(listed).toEqual([
-        { dispatchId: made[0].dispatchId, requestId: made[0].requestId, requestedAtMs: t0 },
-        { dispatchId: made[2].dispatchId, requestId: made[2].requestId, requestedAtMs: t0 + 2000 },
+        { dispatchId: made[0].dispatchId, requestId: made[0].requestId, channel: 'sms', requestedAtMs: t0 },
+        { dispatchId: made[2].dispatchId, requestId: made[2].requestId, channel: 'email', requestedAtMs: t0 + 2000 },
       ]);
       expect(await redis.zscore(localKeys.pendingDispatches, made[1].dispatchId)).toBeNull();
       expect(await local.pendingDispatches(Date.now() - 10_000, 1)).toHaveLength(1);

@@ -119,7 +119,7 @@ describe('SendTokenHandler on Redis', () => {
       },
     );
     expect(result.outcome).toBe('queued');
-    return { dispatchId, requestId, codeNonce };
+    return { dispatchId, requestId, codeNonce, channel };
   }
 
   /** The job of a dispatch as BullMQ hands it to the handler; `data` replaces its data (an edited job). */
@@ -129,7 +129,7 @@ describe('SendTokenHandler on Redis', () => {
 
   it("sends the dispatch's code to the device's approver and records the send", async () => {
     const dev = await pendingDevice();
-    const result = await handler.handle(job(dev));
+    const result = await handler.handle(job(dev), dev.channel);
     const code = codeOf(dev);
     expect(sms.sent).toHaveLength(1);
     expect(sms.sent[0].to).toBe(dev.approver.phone_number);
@@ -141,7 +141,7 @@ describe('SendTokenHandler on Redis', () => {
 
   it('e-mails the approver (by name) for an e-mail dispatch: the channel is the one the store recorded', async () => {
     const dev = await pendingDevice('email');
-    await handler.handle(job(dev));
+    await handler.handle(job(dev), dev.channel);
     expect(sms.sent).toHaveLength(0);
     expect(email.sent).toHaveLength(1);
     expect(email.sent[0].to).toBe(dev.approver.email);
@@ -152,9 +152,9 @@ describe('SendTokenHandler on Redis', () => {
   it('sends the same code again when a transient failure is retried', async () => {
     const dev = await pendingDevice();
     sms.failures.push(new TransientSendError('http_503', 'unavailable'));
-    await expect(handler.handle(job(dev, 0))).rejects.toBeInstanceOf(TransientSendError);
+    await expect(handler.handle(job(dev, 0), dev.channel)).rejects.toBeInstanceOf(TransientSendError);
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'retrying', lastErrorCode: 'http_503', attempts: 1 });
-    await handler.handle(job(dev, 1));
+    await handler.handle(job(dev, 1), dev.channel);
     expect(sms.sent).toHaveLength(1);
     expect(sms.sent[0].body).toContain(codeOf(dev));
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', attempts: 2 });
@@ -162,24 +162,24 @@ describe('SendTokenHandler on Redis', () => {
 
   it('does not send a dispatch already recorded as sent a second time (its job re-run)', async () => {
     const dev = await pendingDevice();
-    await handler.handle(job(dev));
-    expect(await handler.handle(job(dev, 1))).toEqual({ outcome: 'skipped', reason: 'already_sent' });
+    await handler.handle(job(dev), dev.channel);
+    expect(await handler.handle(job(dev, 1), dev.channel)).toEqual({ outcome: 'skipped', reason: 'already_sent' });
     expect(sms.sent).toHaveLength(1);
   });
 
   it('skips a superseded dispatch and one whose device no longer waits for approval, sending nothing', async () => {
     const dev = await pendingDevice();
     const second = await queueDispatch(dev.accountKey, dev.deviceKey, 'sms');
-    expect(await handler.handle(job(dev))).toEqual({ outcome: 'skipped', reason: 'superseded' });
+    expect(await handler.handle(job(dev), dev.channel)).toEqual({ outcome: 'skipped', reason: 'superseded' });
     await devices.disable(dev.accountKey, dev.deviceKey, Date.now());
-    expect(await handler.handle(job(second))).toEqual({ outcome: 'skipped', reason: 'not_pending' });
+    expect(await handler.handle(job(second), second.channel)).toEqual({ outcome: 'skipped', reason: 'not_pending' });
     expect(sms.sent).toHaveLength(0);
   });
 
   it('fails for good, sending nothing, when the approver is no longer on the account', async () => {
     const dev = await pendingDevice();
     await directory.putAccount({ accountKey: dev.accountKey, clientKey: 'client-1', status: 'active', kind: 'regular', approvers: [dev.approvers[0]] });
-    const err = await handler.handle(job(dev)).catch((e: unknown) => e);
+    const err = await handler.handle(job(dev), dev.channel).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toBe('approver_missing');
     expect(sms.sent).toHaveLength(0);
@@ -196,7 +196,7 @@ describe('SendTokenHandler on Redis', () => {
       kind: 'regular',
       approvers: [dev.approvers[0], { ...dev.approver, phone_number: '+2348012345678' }],
     });
-    const err = await handler.handle(job(dev)).catch((e: unknown) => e);
+    const err = await handler.handle(job(dev), dev.channel).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect((err as Error).message).toBe('country_not_allowed');
     expect(sms.sent).toHaveLength(0);
@@ -211,10 +211,10 @@ describe('SendTokenHandler on Redis', () => {
     ['no data', () => null],
   ])('refuses, sending nothing and leaving the token untouched, a job with %s', async (_case, edit) => {
     const dev = await pendingDevice();
-    await handler.handle(job(dev)); // the device's first code is live
+    await handler.handle(job(dev), dev.channel); // the device's first code is live
     const second = await queueDispatch(dev.accountKey, dev.deviceKey, 'sms');
     const before = await redis.hgetall(keys.device(dev.accountKey, dev.deviceKey));
-    const err = await handler.handle(job(second, 0, edit(second))).catch((e: unknown) => e);
+    const err = await handler.handle(job(second, 0, edit(second)), second.channel).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RefusedJobError);
     expect(err).toBeInstanceOf(UnrecoverableError);
     expect(sms.sent).toHaveLength(1);

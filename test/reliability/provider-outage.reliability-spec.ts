@@ -107,7 +107,7 @@ describe('a provider down for the whole retry window, then retried from the dash
     const dispatchKeysBefore = (await scanMatching(stack.redis, stack.keys.dispatch('*'))).sort();
 
     // The operator retries every failed job, as Bull Board's "Retry" does.
-    const failedJobs = await probe.queue.getFailed();
+    const failedJobs = await probe.jobs(['failed']);
     expect(failedJobs.map((j) => j.id).sort()).toEqual(devices.map((d) => d.dispatchId).sort());
     for (const job of failedJobs) await job.retry('failed');
     const retried = await Promise.all(devices.map((d) => probe.finished(d.dispatchId)));

@@ -200,7 +200,7 @@ describe('worker SIGKILLed in the middle of a batch', () => {
 
     // Jobs the killed worker had sent and recorded, but not acknowledged: run
     // again, they find the send on record and do not repeat it.
-    const completed = await probe.queue.getJobs(['completed'], 0, -1);
+    const completed = await probe.jobs(['completed']);
     figures.set('resumed_jobs_found_already_sent', completed.filter((j) => (j.returnvalue as { reason?: string } | null)?.reason === 'already_sent').length);
 
     // The store agrees: every dispatch is recorded as sent, once per device.

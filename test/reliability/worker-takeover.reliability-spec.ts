@@ -48,7 +48,7 @@ describe('a killed worker’s sends are taken over within seconds; a slow health
     // Both workers are mid-send (the fake has requests it has not answered).
     for (let waited = 0; stack.twilio.requests.length < devices.length && waited < 10_000; waited += 20) await new Promise((r) => setTimeout(r, 20));
     const [victim, survivor] = stack.workers;
-    const activeAtKill = (await probe.queue.getJobs(['active'])).length;
+    const activeAtKill = (await probe.jobs(['active'])).length;
     victim.child.kill('SIGKILL');
     const killedAt = Date.now();
     await victim.exit(5_000);

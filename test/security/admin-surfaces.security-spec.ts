@@ -26,7 +26,7 @@ import { http } from '../support/api-client';
 import { expectError, pendingDevice, stateSnapshot, unchanged, type PendingDevice } from '../support/e2e-checks';
 import { HARDENED, expectCrossOriginRefused, hardeningOf } from '../support/board-checks';
 import { Figures } from '../support/figures';
-import { QueueProbe } from '../support/queue-probe';
+import { DISPATCH_QUEUES, QueueProbe } from '../support/queue-probe';
 import { TEST_REDIS_URL } from '../support/redis';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, newApprover } from '../support/stack';
 import { generateClientKeyPair } from '@lib/request-signing';
@@ -137,13 +137,13 @@ describe('admin surfaces refuse callers without credentials', () => {
       ['GET', ''],
       ['GET', '/'],
       ['GET', '/api/queues'],
-      ['GET', `/api/queues/token-dispatch/${failedJobId}`],
-      ['GET', `/api/queues/token-dispatch/${failedJobId}/logs`],
-      ['PUT', `/api/queues/token-dispatch/${failedJobId}/retry`],
-      ['PUT', '/api/queues/token-dispatch/retry/failed'],
-      ['PUT', '/api/queues/token-dispatch/clean/failed'],
-      ['PUT', '/api/queues/token-dispatch/pause'],
-      ['DELETE', `/api/queues/token-dispatch/${failedJobId}`],
+      ['GET', `/api/queues/${DISPATCH_QUEUES.sms}/${failedJobId}`],
+      ['GET', `/api/queues/${DISPATCH_QUEUES.sms}/${failedJobId}/logs`],
+      ['PUT', `/api/queues/${DISPATCH_QUEUES.sms}/${failedJobId}/retry`],
+      ['PUT', `/api/queues/${DISPATCH_QUEUES.sms}/retry/failed`],
+      ['PUT', `/api/queues/${DISPATCH_QUEUES.sms}/clean/failed`],
+      ['PUT', `/api/queues/${DISPATCH_QUEUES.sms}/pause`],
+      ['DELETE', `/api/queues/${DISPATCH_QUEUES.sms}/${failedJobId}`],
       ['GET', '/static/js/main.js'],
       ['GET', '/readonly'],
       ['GET', '/readonly/api/queues'],
@@ -184,7 +184,7 @@ describe('admin surfaces refuse callers without credentials', () => {
   });
 
   describe('queue dashboard: cross-origin changes and framing (the browser attaches its cached Basic credentials by itself)', () => {
-    const Q = 'token-dispatch';
+    const Q = DISPATCH_QUEUES.sms;
     /** Where a test caller (curl, tests) sends its requests; what a browser on the board's own page puts in Origin. */
     let self: string;
     let board: string;
@@ -224,7 +224,7 @@ describe('admin surfaces refuse callers without credentials', () => {
       return {
         counts: await probe.counts(),
         failedJob: job && { state: await job.getState(), data: job.data, opts: job.opts, attemptsMade: job.attemptsMade },
-        paused: await probe.queue.isPaused(),
+        paused: await probe.sms.isPaused(),
         store: await stateSnapshot(stack),
       };
     }
@@ -295,10 +295,10 @@ describe('admin surfaces refuse callers without credentials', () => {
       expect((await probe.job(probeJobId))!.data).toEqual({ probe: 2 });
       // No Origin (an older browser), a same-origin Referer.
       expect((await raw('PUT', `${board}/api/queues/${Q}/pause`, { authorization: full, referer: `${self}/admin/queues/queue/${Q}` })).status).toBe(200);
-      expect(await probe.queue.isPaused()).toBe(true);
+      expect(await probe.sms.isPaused()).toBe(true);
       // Tools: the admin token, no Origin, no Referer.
       expect((await raw('PUT', `${board}/api/queues/${Q}/resume`, { authorization: `Bearer ${ADMIN_TOKEN}` })).status).toBe(200);
-      expect(await probe.queue.isPaused()).toBe(false);
+      expect(await probe.sms.isPaused()).toBe(false);
       expect((await raw('PUT', `${board}/api/queues/${Q}/${probeJobId}/clean`, { authorization: `Bearer ${ADMIN_TOKEN}`, origin: self })).status).toBe(204);
       expect(await probe.job(probeJobId)).toBeUndefined();
     });

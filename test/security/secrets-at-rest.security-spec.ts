@@ -27,7 +27,7 @@ import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN, sesError, twilioError,
 import { http } from '../support/api-client';
 import { coalesceKey, keyExpired, pendingDevice, wrongCode, type PendingDevice } from '../support/e2e-checks';
 import { Figures } from '../support/figures';
-import { QueueProbe } from '../support/queue-probe';
+import { DISPATCH_QUEUES, QueueProbe } from '../support/queue-probe';
 import { TEST_REDIS_URL, dumpValues } from '../support/redis';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, codeIn, newApprover, type Approver } from '../support/stack';
 
@@ -146,7 +146,7 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     expect(await settle(f)).toBe('failed');
     const fJob = (await f.client.query(f.accountKey, f.deviceKey)).body.token_dispatch.dispatch_id as string;
     // As the board's own page sends it: a change needs a same-origin Origin.
-    const retry = await http(`${stack.apiUrl}/admin/queues/api/queues/token-dispatch/${fJob}/retry`, {
+    const retry = await http(`${stack.apiUrl}/admin/queues/api/queues/${DISPATCH_QUEUES.sms}/${fJob}/retry`, {
       method: 'PUT',
       headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}`, origin: stack.apiUrl },
     });
@@ -242,7 +242,7 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
         })
       ).status,
     ).toBe(200);
-    await http(`${stack.apiUrl}/admin/queues/api/queues?activeQueue=token-dispatch&status=failed`, {
+    await http(`${stack.apiUrl}/admin/queues/api/queues?activeQueue=${DISPATCH_QUEUES.sms}&status=failed`, {
       headers: { authorization: `Basic ${Buffer.from(`ops:${BOARD_PASSWORD}`).toString('base64')}` },
     });
     expect((await http(`${stack.apiUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).status).toBe(200);
@@ -251,11 +251,11 @@ describe('secrets at rest and in transit inside the system, after a full mix of 
     // Everything any provider was asked to deliver, delivered or not.
     codes = [...new Set([...stack.twilio.requests, ...stack.ses.requests].map((r) => codeIn(requestText(r))))];
     dump = await dumpValues(stack.redis, stack.prefix);
-    const jobs = await probe.queue.getJobs(['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized'], 0, -1);
+    const jobs = await probe.jobs(['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized']);
     jobsText = await Promise.all(
       jobs.map(async (j) => ({
         id: j.id!,
-        text: JSON.stringify({ job: j.asJSON(), stacktrace: j.stacktrace, logs: (await probe.queue.getJobLogs(j.id!)).logs }),
+        text: JSON.stringify({ job: j.asJSON(), stacktrace: j.stacktrace, logs: await probe.logs(j.id!) }),
       })),
     );
     logs = stack.output;

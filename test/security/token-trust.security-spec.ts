@@ -25,7 +25,7 @@ import { DirectoryRepository } from '@lib/store';
 import { http, type HttpResult } from '../support/api-client';
 import { expectError, schemaErrors } from '../support/e2e-checks';
 import { Figures } from '../support/figures';
-import { QueueProbe } from '../support/queue-probe';
+import { DISPATCH_QUEUES, QueueProbe } from '../support/queue-probe';
 import { TEST_REDIS_URL, dumpValues } from '../support/redis';
 import { ADMIN_TOKEN, Stack, TOKEN_HASH_SECRET, newApprover, type Approver } from '../support/stack';
 
@@ -135,7 +135,7 @@ describe('the token cannot be had without the approver', () => {
 
       // What the client sees (after the send), what both dashboard users see of the job, what the logs hold.
       leaves((await device.client.query(device.accountKey, device.deviceKey)).body, seen);
-      for (const path of [`/api/queues/token-dispatch/${dispatchId}`, `/api/queues?activeQueue=token-dispatch&status=completed`]) {
+      for (const path of [`/api/queues/${DISPATCH_QUEUES.sms}/${dispatchId}`, `/api/queues?activeQueue=${DISPATCH_QUEUES.sms}&status=completed`]) {
         const full = await board(path);
         expect(full.status).toBe(200);
         leaves(full.body, seen);
@@ -189,8 +189,8 @@ describe('the token cannot be had without the approver', () => {
       return { person, a, accountA, other, accountB };
     }
 
-    const pause = async () => expect((await board('/api/queues/token-dispatch/pause', FULL_USER, { method: 'PUT' })).status).toBe(200);
-    const resume = async () => expect((await board('/api/queues/token-dispatch/resume', FULL_USER, { method: 'PUT' })).status).toBe(200);
+    const pause = async () => expect((await board(`/api/queues/${DISPATCH_QUEUES.sms}/pause`, FULL_USER, { method: 'PUT' })).status).toBe(200);
+    const resume = async () => expect((await board(`/api/queues/${DISPATCH_QUEUES.sms}/resume`, FULL_USER, { method: 'PUT' })).status).toBe(200);
     afterEach(async () => {
       await resume();
     });
@@ -217,9 +217,9 @@ describe('the token cannot be had without the approver', () => {
       });
       expect(created.status).toBe(202);
       const dispatchId: string = (await t.a.query(t.accountA, deviceKey)).body.token_dispatch.dispatch_id;
-      const job = await board(`/api/queues/token-dispatch/${dispatchId}`);
+      const job = await board(`/api/queues/${DISPATCH_QUEUES.sms}/${dispatchId}`);
       const data = job.body.job.data as Record<string, unknown>;
-      const edited = await board(`/api/queues/token-dispatch/${dispatchId}/update-data`, FULL_USER, {
+      const edited = await board(`/api/queues/${DISPATCH_QUEUES.sms}/${dispatchId}/update-data`, FULL_USER, {
         method: 'PATCH',
         body: JSON.stringify({ jobData: edit(data, t) }),
       });
@@ -254,12 +254,12 @@ describe('the token cannot be had without the approver', () => {
       ).toBe(202);
       const dispatch = (await t.a.query(t.accountA, deviceKey)).body.token_dispatch;
       const requestId = (await probe.job(dispatch.dispatch_id))!.data.requestId;
-      const added = await board('/api/queues/token-dispatch/add', FULL_USER, {
+      const added = await board(`/api/queues/${DISPATCH_QUEUES.sms}/add`, FULL_USER, {
         method: 'POST',
         body: JSON.stringify({ name: 'send-token', data: { dispatchId: dispatch.dispatch_id, requestId, accountKey: t.accountB }, options: {} }),
       });
       expect(added.status).toBe(200);
-      const forged = (await probe.queue.getJobs(['waiting'])).find((j) => j.id !== dispatch.dispatch_id && j.data.dispatchId === dispatch.dispatch_id)!;
+      const forged = (await probe.jobs(['waiting'])).find((j) => j.id !== dispatch.dispatch_id && j.data.dispatchId === dispatch.dispatch_id)!;
       expect(forged).toBeDefined();
       await resume();
 

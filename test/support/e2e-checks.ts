@@ -9,6 +9,7 @@ import type { ClientKeyKind } from '@lib/request-signing';
 import { signRequest } from '@lib/request-signing';
 import { codeIn, type Approver, type Stack } from './stack';
 import { dumpValues, scanKeys, scanMatching } from './redis';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { AUTH_FAILURE_DETAILS } from '@lib/domain';
 import { http, type DeviceApiClient, type HttpResult } from './api-client';
 
@@ -202,9 +203,13 @@ export async function dispatchCount(stack: Stack): Promise<number> {
 
 /** Number of BullMQ send-token jobs ever added (their hashes are kept after completion). */
 export async function jobCount(stack: Stack): Promise<number> {
-  const queue = `${stack.keys.queuePrefix}:token-dispatch`;
-  const keys = await scanKeys(stack.redis, queue);
-  return keys.filter((k) => UUID_TAIL.test(k) && k.slice(0, -37) === queue).length;
+  let count = 0;
+  for (const name of Object.values(DISPATCH_QUEUES)) {
+    const queue = `${stack.keys.queuePrefix}:${name}`;
+    const keys = await scanKeys(stack.redis, queue);
+    count += keys.filter((k) => UUID_TAIL.test(k) && k.slice(0, -37) === queue).length;
+  }
+  return count;
 }
 
 /**

@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
-import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { http, type DeviceApiClient, type HttpResult } from './api-client';
 import type { FigureValue, Figures } from './figures';
 import { errorLines } from './logs';
@@ -335,19 +335,19 @@ export async function killMasterDuringStream(stack: Stack, figures: Figures, pla
     });
     // Then nothing is left to send: no dispatch recorded without its job having run, no job waiting, active or delayed
     // (a refused request's dispatch may still be sent by the repair; a duplicate would come from a job run twice).
-    const queue = new Queue(DISPATCH_QUEUE, { connection: stack.redis, prefix: stack.keys.queuePrefix });
-    queue.on('error', () => undefined);
+    const queues = Object.values(DISPATCH_QUEUES).map((name) => new Queue(name, { connection: stack.redis, prefix: stack.keys.queuePrefix }));
+    for (const queue of queues) queue.on('error', () => undefined);
     const drained = await until(
       async () => {
         const pending = await stack.redis.zcard(stack.keys.pendingDispatches);
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-        return pending === 0 && Object.values(counts).every((n) => n === 0) ? true : undefined;
+        const counts = await Promise.all(queues.map((queue) => queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized')));
+        return pending === 0 && counts.every((c) => Object.values(c).every((n) => n === 0)) ? true : undefined;
       },
       DELIVERY_WAIT_MS,
       'the queue to drain',
       250,
     ).catch((err: Error) => err.message);
-    await queue.close();
+    await Promise.all(queues.map((queue) => queue.close()));
 
     // Figures first: printed whatever the assertions below say.
     const { figures: stream, lost, duplicated } = streamFigures(stack, answers, faultAt);

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { generateClientKeyPair, type ClientKeyKind } from '@lib/request-signing';
+import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { RedisKeys, createRedis, whenReady, type RedisClient, type RedisTopologySettings } from '@lib/store';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN, FakeSes, FakeTwilio } from '../fakes';
 import { AdminClient, DeviceApiClient } from './api-client';
@@ -139,8 +140,8 @@ export class Stack {
   async startWorker(extraEnv: Record<string, string> = {}): Promise<ServiceProcess> {
     const worker = ServiceProcess.start('worker', { ...this.env, ...extraEnv });
     this.workers.push(worker);
-    // The JSON log line escapes the quotes: `consuming \"token-dispatch\"`.
-    await worker.waitFor(/consuming \\?"token-dispatch\\?"/);
+    // Both send queues (the JSON log line escapes the quotes: `consuming \"token-dispatch-sms\"`).
+    for (const queue of Object.values(DISPATCH_QUEUES)) await worker.waitFor(new RegExp(`consuming \\\\?"${queue}\\\\?"`));
     const [, url] = await worker.waitFor(/health listening on (http:\/\/[^\s"]+)/);
     worker.url = url;
     return worker;

@@ -20,7 +20,8 @@ import { InjectQueue, OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullm
 import { Inject, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { WorkerConfig } from '@lib/config';
-import { DISPATCH_QUEUE, REPAIR_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
+import { DISPATCH_QUEUES, REPAIR_QUEUE, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
+import type { ContactType } from '@lib/domain';
 import { DeviceRepository } from '@lib/store';
 import { APP_CONFIG } from './worker.tokens';
 
@@ -45,16 +46,21 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
   constructor(
     @Inject(APP_CONFIG) private readonly config: WorkerConfig,
     private readonly devices: DeviceRepository,
-    @InjectQueue(DISPATCH_QUEUE) private readonly dispatches: Queue<SendTokenPayload>,
+    @InjectQueue(DISPATCH_QUEUES.sms) sms: Queue<SendTokenPayload>,
+    @InjectQueue(DISPATCH_QUEUES.email) email: Queue<SendTokenPayload>,
     @InjectQueue(REPAIR_QUEUE) private readonly repairs: Queue,
   ) {
     super();
+    this.dispatches = { sms, email };
   }
+
+  /** The send queue of each channel. */
+  private readonly dispatches: Readonly<Record<ContactType, Queue<SendTokenPayload>>>;
 
   onModuleInit(): void {
     // The worker's queues (BullMQ prints their connection errors unless someone
     // listens): an outage is reported by the health check and the processors.
-    for (const queue of [this.dispatches, this.repairs]) queue.on('error', () => undefined);
+    for (const queue of [this.dispatches.sms, this.dispatches.email, this.repairs]) queue.on('error', () => undefined);
   }
 
   onApplicationBootstrap(): void {
@@ -86,7 +92,9 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
     const pending = await this.devices.pendingDispatches(now - this.config.worker.repairIntervalMs, BATCH);
     const result: RepairResult = { requeued: 0, waiting: 0, givenUp: 0, removed: 0 };
     for (const p of pending) {
-      const exists = (await this.dispatches.getJob(p.dispatchId)) !== undefined;
+      const queue = this.dispatches[p.channel];
+      // A record without a channel of ours is not one this service wrote: it only stops being tracked.
+      const exists = queue ? (await queue.getJob(p.dispatchId)) !== undefined : true;
       if (now - p.requestedAtMs > REPAIR_GIVE_UP_MS) {
         await this.devices.dropPending(p.dispatchId, exists);
         result.givenUp += 1;
@@ -94,18 +102,20 @@ export class RepairProcessor extends WorkerHost implements OnModuleInit, OnAppli
         result.waiting += 1;
       } else {
         const job = sendTokenJob(p, this.config.retry, this.config.lifetimes);
-        await this.dispatches.add(job.name, job.data, job.opts);
+        await queue.add(job.name, job.data, job.opts);
         result.requeued += 1;
         this.logger.warn(`[request ${p.requestId}] [dispatch ${p.dispatchId}] its job was missing: queued again`);
       }
     }
     if (result.givenUp > 0) this.logger.warn(`gave up ${result.givenUp} dispatches pending for over ${REPAIR_GIVE_UP_MS / 60_000} minutes`);
     const { completedJobSeconds, failedJobSeconds } = this.config.lifetimes;
-    for (const [kind, seconds] of [
-      ['completed', completedJobSeconds],
-      ['failed', failedJobSeconds],
-    ] as const) {
-      result.removed += (await this.dispatches.clean(seconds * 1000, BATCH, kind)).length;
+    for (const queue of [this.dispatches.sms, this.dispatches.email]) {
+      for (const [kind, seconds] of [
+        ['completed', completedJobSeconds],
+        ['failed', failedJobSeconds],
+      ] as const) {
+        result.removed += (await queue.clean(seconds * 1000, BATCH, kind)).length;
+      }
     }
     return result;
   }

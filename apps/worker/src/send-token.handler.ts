@@ -13,15 +13,23 @@
  * Once the provider has accepted the message the job no longer fails (a
  * retry would send it twice): recording the send is retried for a while, and
  * a send that could not be recorded is logged as a warning.
+ *
+ * A provider that refuses a send for its rate (ProviderRateLimitError) would
+ * refuse the others too: within the retry window the handler asks for that
+ * provider's sends to pause (ProviderPause, which the processor turns into
+ * BullMQ's rate limit of the channel's queue) and the job waits for it
+ * without spending an attempt; past the window the refusal is a failed
+ * attempt like any other, so a provider that never lets up still ends it.
  */
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { WorkerConfig } from '@lib/config';
-import { currentAttempt, failsForGood, isSendTokenPayload, type SendTokenPayload } from '@lib/dispatch-contract';
+import { currentAttempt, failsForGood, isSendTokenPayload, maxRetryWindowMs, type SendTokenPayload } from '@lib/dispatch-contract';
 import { TokenCrypto, destinationOf, maskDestination, tokenExpiresAt, type ContactType } from '@lib/domain';
 import {
   EMAIL_SENDER,
   PermanentSendError,
+  ProviderRateLimitError,
   SMS_SENDER,
   TransientSendError,
   renderEmail,
@@ -44,6 +52,21 @@ export class RefusedJobError extends UnrecoverableError {
   constructor(readonly reason: string) {
     super(reason);
     this.name = 'RefusedJobError';
+  }
+}
+
+/** How long a provider's sends pause after a rate refusal without Retry-After, and at most. */
+export const DEFAULT_PROVIDER_PAUSE_MS = 1_000;
+const MAX_PROVIDER_PAUSE_MS = 60_000;
+
+/** The provider refused a send for its rate: pause its sends for `pauseMs`, and run this job again afterwards without spending an attempt. */
+export class ProviderPause extends Error {
+  constructor(
+    readonly provider: string,
+    readonly pauseMs: number,
+  ) {
+    super(`${provider} rate limit: pausing its sends for ${pauseMs} ms`);
+    this.name = 'ProviderPause';
   }
 }
 
@@ -70,7 +93,8 @@ export class SendTokenHandler {
     @Inject(EMAIL_SENDER) private readonly email: EmailSender,
   ) {}
 
-  async handle(job: Job<SendTokenPayload>, context: SendContext = {}): Promise<SendTokenResult> {
+  /** `queueChannel`: the channel whose queue the job came from (a job in another channel's queue is refused). */
+  async handle(job: Job<SendTokenPayload>, queueChannel: ContactType, context: SendContext = {}): Promise<SendTokenResult> {
     const data: unknown = job.data;
     const wellFormed = isSendTokenPayload(data);
     const dispatchId = job.id ?? '';
@@ -86,6 +110,7 @@ export class SendTokenHandler {
       expiresAtMs: tokenExpiresAt(this.config.tokenPolicy, Date.now()),
       attempt,
       smsAllowedCountryCodes: this.config.smsAllowedCountryCodes,
+      queueChannel,
     });
     switch (armed.outcome) {
       case 'armed':
@@ -123,6 +148,14 @@ export class SendTokenHandler {
           ? await this.sms.sendSms({ to: destination, body: renderSms(this.config.messages, values) })
           : await this.email.sendEmail({ to: destination, ...renderEmail(this.config.messages, values) });
     } catch (err) {
+      if (err instanceof ProviderRateLimitError && Date.now() - job.timestamp < maxRetryWindowMs(this.config.retry)) {
+        const pauseMs = Math.min(err.retryAfterMs ?? DEFAULT_PROVIDER_PAUSE_MS, MAX_PROVIDER_PAUSE_MS);
+        await this.devices.markFailure(dispatchId, 'retrying', err.code, attempt).catch(() => undefined);
+        this.logger.warn(
+          log(`${channel} to ${masked} refused by ${sender.provider} for its rate (${err.code}): its sends pause ${pauseMs} ms, this one waits`),
+        );
+        throw new ProviderPause(sender.provider, pauseMs);
+      }
       const permanent = err instanceof PermanentSendError;
       const errorCode = err instanceof PermanentSendError || err instanceof TransientSendError ? err.code : 'unexpected_error';
       const final = failsForGood(attempt, maxAttempts, permanent);

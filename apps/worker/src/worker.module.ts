@@ -1,16 +1,16 @@
 /**
- * The worker application: the dispatch queue's processor and the repair of
- * pending dispatches (@nestjs/bullmq), and what they need.
+ * The worker application: a processor per send queue (SMS, e-mail) and the
+ * repair of pending dispatches (@nestjs/bullmq), and what they need.
  */
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { RedisClient as Redis } from '@lib/store';
 import type { WorkerConfig } from '@lib/config';
-import { DISPATCH_QUEUE, REPAIR_QUEUE } from '@lib/dispatch-contract';
+import { DISPATCH_CHANNELS, DISPATCH_QUEUES, REPAIR_QUEUE } from '@lib/dispatch-contract';
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
 import { DeviceRepository, RedisKeys, createRedis } from '@lib/store';
-import { DISPATCH_PROCESSOR, dispatchProcessor, dispatchWorkerOptions } from './dispatch.processor';
+import { DISPATCH_PROCESSORS, dispatchProcessor, dispatchWorkerOptions, type DispatchProcessor } from './dispatch.processor';
 import { timedEmailSender, timedSmsSender } from './observability/timed-senders';
 import { workerObservability } from './observability/worker-observability';
 import { WorkerMetrics } from './observability/worker-metrics';
@@ -53,6 +53,8 @@ class ConnectionsModule implements OnApplicationShutdown {
 export class WorkerModule {
   static forRoot(config: WorkerConfig): DynamicModule {
     const observability = workerObservability(config);
+    // One processor per send queue, each with its provider's rate.
+    const processors = DISPATCH_CHANNELS.map((channel) => dispatchProcessor(channel, dispatchWorkerOptions(config, channel)));
     return {
       module: WorkerModule,
       imports: [
@@ -61,7 +63,7 @@ export class WorkerModule {
           inject: [REDIS, RedisKeys],
           useFactory: (connection: Redis, keys: RedisKeys) => ({ connection, prefix: keys.queuePrefix }),
         }),
-        BullModule.registerQueue({ name: DISPATCH_QUEUE }, { name: REPAIR_QUEUE }),
+        BullModule.registerQueue(...DISPATCH_CHANNELS.map((channel) => ({ name: DISPATCH_QUEUES[channel] })), { name: REPAIR_QUEUE }),
         ...observability.imports,
       ],
       controllers: observability.controllers,
@@ -81,7 +83,8 @@ export class WorkerModule {
           useFactory: (m: WorkerMetrics) => timedEmailSender(createEmailSender(config.email, config.providerTimeoutMs), m),
         },
         SendTokenHandler,
-        { provide: DISPATCH_PROCESSOR, useClass: dispatchProcessor(dispatchWorkerOptions(config)) },
+        ...processors,
+        { provide: DISPATCH_PROCESSORS, inject: processors, useFactory: (...all: DispatchProcessor[]) => all },
         RepairProcessor,
       ],
     };

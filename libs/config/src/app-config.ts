@@ -103,6 +103,9 @@ const WorkerEnv = SharedEnv.extend({
   DISPATCH_REPAIR_INTERVAL_MS: int(5_000, 500),
   PROVIDER_TIMEOUT_MS: int(10_000, 100),
   PROVIDER_MESSAGE_TTL_SECONDS: int(7 * 24 * 3600, 1),
+  // Each provider's send rate across every worker (0: no limit of ours; a 429 still pauses that provider's sends).
+  TWILIO_SENDS_PER_SECOND: z.coerce.number().min(0).max(10_000).default(0),
+  SES_SENDS_PER_SECOND: z.coerce.number().min(0).max(10_000).default(0),
   TWILIO_ACCOUNT_SID: optionalString,
   TWILIO_AUTH_TOKEN: optionalString,
   TWILIO_FROM_NUMBER: optionalString,
@@ -240,6 +243,11 @@ export interface WorkerConfig extends SharedConfig {
     repairIntervalMs: number;
   };
   providerTimeoutMs: number;
+  /**
+   * Sends per second allowed through each channel's provider, all workers
+   * together (BullMQ's limiter on the channel's queue); 0: no limit of ours.
+   */
+  sendRates: { sms: number; email: number };
   sms: SmsTransportConfig;
   email: EmailTransportConfig;
   messages: { smsTemplate: string; emailSubject: string; emailTemplate: string };
@@ -422,6 +430,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, app: AppName): ApiConfig | Wo
       repairIntervalMs: e.DISPATCH_REPAIR_INTERVAL_MS,
     },
     providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    sendRates: { sms: e.TWILIO_SENDS_PER_SECOND, email: e.SES_SENDS_PER_SECOND },
     sms,
     email,
     messages: { smsTemplate: e.SMS_TEMPLATE, emailSubject: e.EMAIL_SUBJECT, emailTemplate: e.EMAIL_TEMPLATE },

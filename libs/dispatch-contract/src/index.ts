@@ -7,7 +7,16 @@
  * data disagrees with it. Never a code, a secret or contact data.
  */
 
-export const DISPATCH_QUEUE = 'token-dispatch';
+import type { ContactType } from '@lib/domain';
+
+/**
+ * A send queue per channel, so that each provider's send rate is limited on
+ * its own (BullMQ's limiter and its manual rate limit act on a whole queue):
+ * SMS through Twilio, e-mail through SES. A dispatch's job goes to the queue
+ * of the channel its record names.
+ */
+export const DISPATCH_QUEUES: Readonly<Record<ContactType, string>> = { sms: 'token-dispatch-sms', email: 'token-dispatch-email' };
+export const DISPATCH_CHANNELS: readonly ContactType[] = ['sms', 'email'];
 /** The worker's maintenance queue: a job scheduler there runs the pending-dispatch repair. */
 export const REPAIR_QUEUE = 'token-dispatch-repair';
 

@@ -49,6 +49,18 @@ export class TransientSendError extends Error {
   }
 }
 
+/**
+ * The provider refused the send for its rate (Twilio 429 / 20429 / 21611, SES
+ * throttling): every other send through it would be refused too, so the
+ * worker pauses that provider's sends rather than try them.
+ */
+export class ProviderRateLimitError extends TransientSendError {
+  constructor(code: string, message: string, retryAfterMs?: number) {
+    super(code, message, retryAfterMs);
+    this.name = 'ProviderRateLimitError';
+  }
+}
+
 /** A failure that retrying cannot fix: invalid number, rejected address, bad credentials. */
 export class PermanentSendError extends Error {
   constructor(

@@ -1,5 +1,5 @@
 import { MessageRejected, SESv2ServiceException, TooManyRequestsException, AccountSuspendedException } from '@aws-sdk/client-sesv2';
-import { PermanentSendError, TransientSendError } from './notification.port';
+import { PermanentSendError, ProviderRateLimitError, TransientSendError } from './notification.port';
 import { classifySesError } from './ses-email.adapter';
 
 const EMAIL = 'approver.person@example.com';
@@ -19,9 +19,9 @@ describe('classifySesError', () => {
     [serviceError('InvalidSignatureException', 403), PermanentSendError, 'ses_InvalidSignatureException'],
     [serviceError('SomethingNew', 403), PermanentSendError, 'ses_SomethingNew'],
     [serviceError('Unknown', 400), PermanentSendError, 'http_400'],
-    [new TooManyRequestsException({ message: 'slow down', ...meta(429) }), TransientSendError, 'ses_TooManyRequestsException'],
-    [serviceError('Throttling', 400), TransientSendError, 'ses_Throttling'],
-    [serviceError('Unknown', 429), TransientSendError, 'http_429'],
+    [new TooManyRequestsException({ message: 'slow down', ...meta(429) }), ProviderRateLimitError, 'ses_TooManyRequestsException'],
+    [serviceError('Throttling', 400), ProviderRateLimitError, 'ses_Throttling'],
+    [serviceError('Unknown', 429), ProviderRateLimitError, 'http_429'],
     [serviceError('InternalFailure', 500), TransientSendError, 'ses_InternalFailure'],
     [serviceError('ServiceUnavailable', 503), TransientSendError, 'ses_ServiceUnavailable'],
     [serviceError('Unknown', 502), TransientSendError, 'http_502'],
@@ -29,6 +29,8 @@ describe('classifySesError', () => {
   ])('classifies %s', (err, type, code) => {
     const result = classifySesError(err);
     expect(result).toBeInstanceOf(type);
+    // Only a rate refusal pauses the provider's sends.
+    expect(result instanceof ProviderRateLimitError).toBe(type === ProviderRateLimitError);
     expect(result.code).toBe(code);
     expect(result.message).not.toContain(EMAIL);
   });

@@ -5,7 +5,15 @@
  * retries and backoff. The request handler enforces the provider timeout.
  */
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
-import { PermanentSendError, TransientSendError, type EmailMessage, type EmailSender, type SendError, type SendReceipt } from './notification.port';
+import {
+  PermanentSendError,
+  ProviderRateLimitError,
+  TransientSendError,
+  type EmailMessage,
+  type EmailSender,
+  type SendError,
+  type SendReceipt,
+} from './notification.port';
 import { codePart, networkFailureOf } from './provider-error';
 
 export interface SesEmailOptions {
@@ -74,7 +82,7 @@ export function classifySesError(err: unknown): SendError {
   const code = known ? `ses_${codePart(name)}` : status !== undefined ? `http_${status}` : 'ses_unexpected';
   const detail = `SES answered ${status === undefined ? 'without an HTTP status' : `HTTP ${status}`} with ${known ? name : 'an unnamed error'}`;
 
-  if ((name && THROTTLING_NAMES.has(name)) || status === 429) return new TransientSendError(code, `Rate limited by SES: ${detail}`);
+  if ((name && THROTTLING_NAMES.has(name)) || status === 429) return new ProviderRateLimitError(code, `Rate limited by SES: ${detail}`);
   if (name && PERMANENT_NAMES.has(name)) return new PermanentSendError(code, `SES refused the message: ${detail}`);
   if (shape.$fault === 'server' || (status !== undefined && status >= 500)) return new TransientSendError(code, `SES is unavailable: ${detail}`);
   if (status !== undefined && status >= 400) return new PermanentSendError(code, `SES refused the message: ${detail}`);

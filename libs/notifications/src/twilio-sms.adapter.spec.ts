@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import { PermanentSendError, TransientSendError } from './notification.port';
+import { PermanentSendError, ProviderRateLimitError, TransientSendError } from './notification.port';
 import { TwilioApiError, TwilioSmsAdapter, classifyTwilioError } from './twilio-sms.adapter';
 
 const PHONE = '+5511987654321';
@@ -12,15 +12,17 @@ describe('classifyTwilioError', () => {
     [new TwilioApiError(400, 21610, undefined), PermanentSendError, 'twilio_21610'],
     [new TwilioApiError(400, 21614, undefined), PermanentSendError, 'twilio_21614'],
     [new TwilioApiError(404, undefined, undefined), PermanentSendError, 'http_404'],
-    [new TwilioApiError(400, 21611, undefined), TransientSendError, 'twilio_21611'],
-    [new TwilioApiError(429, 20429, undefined), TransientSendError, 'twilio_20429'],
-    [new TwilioApiError(429, undefined, undefined), TransientSendError, 'twilio_429'],
+    [new TwilioApiError(400, 21611, undefined), ProviderRateLimitError, 'twilio_21611'],
+    [new TwilioApiError(429, 20429, undefined), ProviderRateLimitError, 'twilio_20429'],
+    [new TwilioApiError(429, undefined, undefined), ProviderRateLimitError, 'twilio_429'],
     [new TwilioApiError(500, 20500, undefined), TransientSendError, 'http_500'],
     [new TwilioApiError(503, undefined, undefined), TransientSendError, 'http_503'],
     [new TwilioApiError(302, undefined, undefined), TransientSendError, 'http_302'],
   ])('classifies %s', (err, type, code) => {
     const result = classifyTwilioError(err);
     expect(result).toBeInstanceOf(type);
+    // Only a rate refusal pauses the provider's sends.
+    expect(result instanceof ProviderRateLimitError).toBe(type === ProviderRateLimitError);
     expect(result.code).toBe(code);
   });
 

@@ -11,7 +11,15 @@
  * SDK auto-retry stays off: the dispatch queue owns retries and backoff.
  */
 import twilio from 'twilio';
-import { PermanentSendError, TransientSendError, type SendError, type SendReceipt, type SmsMessage, type SmsSender } from './notification.port';
+import {
+  PermanentSendError,
+  ProviderRateLimitError,
+  TransientSendError,
+  type SendError,
+  type SendReceipt,
+  type SmsMessage,
+  type SmsSender,
+} from './notification.port';
 import { codePart, networkFailureOf, parseRetryAfterMs } from './provider-error';
 import { KeepAliveAgents, sendHttp } from './keep-alive-http';
 
@@ -150,10 +158,10 @@ function formEntries(fields: object): [string, string][] {
 }
 
 /**
- * Twilio error codes answered with a 4xx status that clear up on their own.
- * 20429: too many requests; 21611: the sender's queue is full.
+ * Twilio error codes answered with a 4xx status that clear up once sends slow
+ * down. 20429: too many requests; 21611: the sender's queue is full.
  */
-const TRANSIENT_TWILIO_CODES = new Set([20429, 21611]);
+const RATE_TWILIO_CODES = new Set([20429, 21611]);
 
 function numberProp(value: unknown, key: string): number | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
@@ -174,10 +182,10 @@ export function classifyTwilioError(err: unknown): SendError {
     const twilioCode = numberProp(err, 'code');
     const retryAfterMs = err instanceof TwilioApiError ? err.retryAfterMs : undefined;
     const detail = `Twilio answered HTTP ${status}${twilioCode === undefined ? '' : ` with error ${twilioCode}`}`;
-    if (status === 429) return new TransientSendError(`twilio_${twilioCode ?? 429}`, `Rate limited by Twilio: ${detail}`, retryAfterMs);
+    if (status === 429) return new ProviderRateLimitError(`twilio_${twilioCode ?? 429}`, `Rate limited by Twilio: ${detail}`, retryAfterMs);
     if (status >= 500) return new TransientSendError(`http_${status}`, `Twilio is unavailable: ${detail}`, retryAfterMs);
-    if (twilioCode !== undefined && TRANSIENT_TWILIO_CODES.has(twilioCode)) {
-      return new TransientSendError(`twilio_${twilioCode}`, `Twilio is temporarily refusing messages: ${detail}`, retryAfterMs);
+    if (twilioCode !== undefined && RATE_TWILIO_CODES.has(twilioCode)) {
+      return new ProviderRateLimitError(`twilio_${twilioCode}`, `Twilio is temporarily refusing messages: ${detail}`, retryAfterMs);
     }
     if (status >= 400) {
       const code = twilioCode === undefined ? `http_${status}` : `twilio_${twilioCode}`;

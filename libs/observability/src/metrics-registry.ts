@@ -24,25 +24,23 @@ export interface CountableQueue {
 }
 
 /**
- * `device2fa_queue_jobs{queue,state}`, read from Redis when scraped. If Redis
- * does not answer in time the gauge has no samples (rather than stale ones);
- * the readiness endpoint says why.
+ * `device2fa_queue_jobs{queue,state}` for each queue, read from Redis when
+ * scraped. A queue whose Redis does not answer in time has no samples
+ * (rather than stale ones); the readiness endpoint says why.
  */
-export function registerQueueDepthGauge(registry: Registry, queue: CountableQueue, timeoutMs: number): Gauge<'queue' | 'state'> {
+export function registerQueueDepthGauge(registry: Registry, queues: readonly CountableQueue[], timeoutMs: number): Gauge<'queue' | 'state'> {
   return new Gauge({
     name: `${METRIC_PREFIX}queue_jobs`,
-    help: 'Jobs in the dispatch queue by state, read from Redis at scrape time.',
+    help: 'Jobs in each send queue by state, read from Redis at scrape time.',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
       this.reset();
-      let counts: Record<string, number>;
-      try {
-        counts = await withTimeout(queue.getJobCounts(...QUEUE_STATES), timeoutMs, 'queue job counts');
-      } catch {
-        return;
-      }
-      for (const state of QUEUE_STATES) this.set({ queue: queue.name, state }, counts[state] ?? 0);
+      const read = await Promise.allSettled(queues.map((queue) => withTimeout(queue.getJobCounts(...QUEUE_STATES), timeoutMs, 'queue job counts')));
+      read.forEach((result, i) => {
+        if (result.status !== 'fulfilled') return;
+        for (const state of QUEUE_STATES) this.set({ queue: queues[i].name, state }, result.value[state] ?? 0);
+      });
     },
   });
 }

@@ -196,20 +196,33 @@ describe('metrics access', () => {
 });
 
 describe('queue depth gauge', () => {
-  it('reports each state at scrape time, and no samples when the queue does not answer in time', async () => {
+  it('reports each state of each queue at scrape time, and no samples for a queue that does not answer in time', async () => {
     const registry = new MetricsRegistry();
-    let counts: Promise<Record<string, number>> = Promise.resolve({ waiting: 3, active: 1, delayed: 0, failed: 2, completed: 9 });
-    registerQueueDepthGauge(registry, { name: 'q', getJobCounts: () => counts }, 50);
-    const metric = async () => (await registry.getSingleMetric('device2fa_queue_jobs')!.get()).values.map((v) => [v.labels.state, v.value]);
+    let sms: Promise<Record<string, number>> = Promise.resolve({ waiting: 3, active: 1, delayed: 0, failed: 2, completed: 9 });
+    const email = { waiting: 1, active: 0, delayed: 4, failed: 0, completed: 5 };
+    registerQueueDepthGauge(
+      registry,
+      [
+        { name: 'sms', getJobCounts: () => sms },
+        { name: 'email', getJobCounts: async () => email },
+      ],
+      50,
+    );
+    const metric = async () => (await registry.getSingleMetric('device2fa_queue_jobs')!.get()).values.map((v) => [v.labels.queue, v.labels.state, v.value]);
     expect(await metric()).toEqual([
-      ['waiting', 3],
-      ['active', 1],
-      ['delayed', 0],
-      ['failed', 2],
-      ['completed', 9],
+      ['sms', 'waiting', 3],
+      ['sms', 'active', 1],
+      ['sms', 'delayed', 0],
+      ['sms', 'failed', 2],
+      ['sms', 'completed', 9],
+      ['email', 'waiting', 1],
+      ['email', 'active', 0],
+      ['email', 'delayed', 4],
+      ['email', 'failed', 0],
+      ['email', 'completed', 5],
     ]);
-    counts = new Promise(() => undefined);
-    expect(await metric()).toEqual([]);
+    sms = new Promise(() => undefined);
+    expect((await metric()).map(([queue]) => queue)).toEqual(['email', 'email', 'email', 'email', 'email']);
   });
 });
 

@@ -85,6 +85,8 @@ export interface ArmRequest {
   expiresAtMs: number;
   attempt: number;
   smsAllowedCountryCodes: readonly string[];
+  /** The channel whose queue the job was taken from. */
+  queueChannel: ContactType;
 }
 
 /**
@@ -106,6 +108,7 @@ const ID_SLOT = '\x01';
 export interface PendingDispatch {
   dispatchId: string;
   requestId: string;
+  channel: ContactType;
   requestedAtMs: number;
 }
 
@@ -301,6 +304,7 @@ export class DeviceRepository {
         this.keys.account(ACCOUNT_SLOT),
         this.keys.device(ACCOUNT_SLOT, DEVICE_SLOT),
         req.smsAllowedCountryCodes.join(','),
+        req.queueChannel,
       ],
     )) as string[];
     switch (outcome) {
@@ -339,7 +343,9 @@ export class DeviceRepository {
   async pendingDispatches(olderThanMs: number, limit: number): Promise<PendingDispatch[]> {
     const flat = (await PENDING_DISPATCHES.run(this.redis, [this.keys.pendingDispatches], [olderThanMs, limit, this.keys.dispatch(ID_SLOT)])) as string[];
     const out: PendingDispatch[] = [];
-    for (let i = 0; i < flat.length; i += 3) out.push({ dispatchId: flat[i], requestId: flat[i + 1], requestedAtMs: Number(flat[i + 2]) });
+    for (let i = 0; i < flat.length; i += 4) {
+      out.push({ dispatchId: flat[i], requestId: flat[i + 1], channel: flat[i + 2] as ContactType, requestedAtMs: Number(flat[i + 3]) });
+    }
     return out;
   }
 

@@ -243,10 +243,12 @@ const DEVICE_STATUS_SET = `{ ${Object.values(DeviceStatus)
  * The checks, in order:
  * 1. The job is the dispatch's own and says what the store says: its id is
  *    the dispatch id, its data is well-formed (checked by the caller) and
- *    names the same dispatch and request. Otherwise the job was edited or
- *    forged (the dashboard can do both): it is `refused`, recorded on the
- *    job's dispatch (state `refused`, unless already sent) and on the
- *    dispatch its data names (a refusal count), and nothing is armed.
+ *    names the same dispatch and request, and it is in the queue of the
+ *    dispatch's channel (whose provider's rate limit it must obey).
+ *    Otherwise the job was edited or forged (the dashboard can do both): it
+ *    is `refused`, recorded on the job's dispatch (state `refused`, unless
+ *    already sent) and on the dispatch its data names (a refusal count), and
+ *    nothing is armed.
  * 2. A dispatch already recorded as sent is left alone: its job is running
  *    again because the worker that sent it died before acknowledging the job
  *    (BullMQ's stalled-job recovery), and sending it again would be a
@@ -265,7 +267,7 @@ const DEVICE_STATUS_SET = `{ ${Object.values(DeviceStatus)
  * ARGV: 1 job id, 2 data's dispatch id, 3 data's request id, 4 '1' when the data is well-formed,
  *       5 now ISO, 6 token expires at ms, 7 attempt, 8 account key template, 9 device key template
  *       (RedisKeys templates: \1 for the account key, \2 for the device key),
- *       10 allowed SMS country calling codes, comma-separated
+ *       10 allowed SMS country calling codes, comma-separated, 11 the channel of the job's queue
  * Returns {'armed', accountKey, deviceKey, channel, codeNonce, approver JSON} |
  *         {'refused', reason} | {'unknown_dispatch'} | {'already_sent'} | {'gone'} |
  *         {'not_pending'} | {'superseded'} | {'approver_missing'} | {'country_not_allowed'}
@@ -284,9 +286,10 @@ end
 
 local p = redis.call('HMGET', KEYS[1], 'dispatch_id', 'account_key', 'device_key', 'channel', 'request_id', 'state', 'code_nonce')
 if p[1] then redis.call('ZREM', KEYS[3], p[1]) end
-local trusted = p[1] and ARGV[4] == '1' and ARGV[1] == p[1] and ARGV[2] == p[1] and ARGV[3] == p[5]
+local trusted = p[1] and ARGV[4] == '1' and ARGV[1] == p[1] and ARGV[2] == p[1] and ARGV[3] == p[5] and ARGV[11] == p[4]
 if not trusted then
-  local reason = p[1] and 'job_data_mismatch' or 'job_unknown'
+  local reason = 'job_unknown'
+  if p[1] then reason = (ARGV[11] == p[4]) and 'job_data_mismatch' or 'job_wrong_queue' end
   if p[1] and p[6] ~= 'sent' then
     redis.call('HSET', KEYS[1], 'state', 'refused', 'last_error_code', reason, 'updated_at', ARGV[5])
   end
@@ -401,11 +404,11 @@ return 'recorded'
 /**
  * Worker, every repair interval: the dispatches still pending (their job not
  * taken up yet) since before `olderThanMs`, oldest first, with their request
- * ids and when they were requested. A pending dispatch whose record is gone
- * (expired) is dropped here.
+ * ids, channels and when they were requested. A pending dispatch whose record
+ * is gone (expired) is dropped here.
  *
  * KEYS: 1 pending dispatches. ARGV: 1 older than ms, 2 limit, 3 dispatch key template (\1 for the id)
- * Returns a flat list: dispatchId, requestId, requested at ms, dispatchId…
+ * Returns a flat list: dispatchId, requestId, channel, requested at ms, dispatchId…
  */
 export const PENDING_DISPATCHES = new LuaScript(
   'pending-dispatches',
@@ -416,10 +419,11 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1],
 end
 local found = {}
 for i = 1, #out, 2 do
-  local requestId = redis.call('HGET', (string.gsub(ARGV[3], '\\1', function() return out[i] end)), 'request_id')
-  if requestId then
+  local d = redis.call('HMGET', (string.gsub(ARGV[3], '\\1', function() return out[i] end)), 'request_id', 'channel')
+  if d[1] then
     table.insert(found, out[i])
-    table.insert(found, requestId)
+    table.insert(found, d[1])
+    table.insert(found, d[2] or '')
     table.insert(found, out[i + 1])
   else
     redis.call('ZREM', KEYS[1], out[i])

@@ -1,5 +1,5 @@
 /**
- * The queue dashboard (Bull Board) on the api's dispatch queue, behind its own
+ * The queue dashboard (Bull Board) on the api's send queues (one per channel), behind its own
  * authentication (see queue-board.plugin.ts). Queued on the Fastify instance
  * while the application initialises; Fastify loads it before it listens.
  */
@@ -22,6 +22,6 @@ export class BoardModule implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    registerQueueBoards(fastify, this.queue.queue, new BoardCredentials(this.config));
+    registerQueueBoards(fastify, this.queue.queues, new BoardCredentials(this.config));
   }
 }

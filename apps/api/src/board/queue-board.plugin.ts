@@ -81,18 +81,18 @@ export const BOARD_HELMET: FastifyHelmetOptions = {
  * the error handler they had at that moment instead of the one Nest sets
  * after its modules are initialised.
  */
-export function registerQueueBoards(fastify: FastifyInstance, queue: Queue, credentials: BoardCredentials): void {
-  void fastify.register(boardScope(queue, credentials, 'full'), { prefix: BOARD_PATH });
-  void fastify.register(boardScope(queue, credentials, 'read-only'), { prefix: READ_ONLY_BOARD_PATH });
+export function registerQueueBoards(fastify: FastifyInstance, queues: readonly Queue[], credentials: BoardCredentials): void {
+  void fastify.register(boardScope(queues, credentials, 'full'), { prefix: BOARD_PATH });
+  void fastify.register(boardScope(queues, credentials, 'read-only'), { prefix: READ_ONLY_BOARD_PATH });
 }
 
-function boardScope(queue: Queue, credentials: BoardCredentials, board: BoardAccess) {
+function boardScope(queues: readonly Queue[], credentials: BoardCredentials, board: BoardAccess) {
   const readOnly = board === 'read-only';
   const basePath = readOnly ? READ_ONLY_BOARD_PATH : BOARD_PATH;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(basePath);
   createBullBoard({
-    queues: [new BullMQAdapter(queue, { readOnlyMode: readOnly })],
+    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: readOnly })),
     serverAdapter,
     options: { uiConfig: { boardTitle: readOnly ? 'Token dispatch (read-only)' : 'Token dispatch', hideDocsLink: true } },
   });

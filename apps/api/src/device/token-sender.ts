@@ -78,7 +78,7 @@ export class TokenSender {
         // retry repairs a job lost to a crash between the two steps. Until the
         // job runs, the worker's repair would add it as well (see
         // PENDING_DISPATCHES): a 202 means the send will happen.
-        await this.queue.add({ dispatchId: result.dispatchId, requestId: result.requestId });
+        await this.queue.add({ dispatchId: result.dispatchId, requestId: result.requestId }, result.channel);
         // With REDIS_MIN_REPLICAS_ACK set, a 202 also means the writes are on that many replicas.
         if (!(await this.writes.replicated())) throw new DomainError(ErrorCodes.sendFailed, { reason: 'replication_timeout' });
         return { createdAt: result.createdAt };

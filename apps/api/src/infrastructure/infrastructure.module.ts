@@ -11,7 +11,7 @@ import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown,
 import type { RedisClient as Redis } from '@lib/store';
 import { TokenCrypto } from '@lib/domain';
 import type { ApiConfig } from '@lib/config';
-import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
+import { DISPATCH_CHANNELS, DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { ClientCache, DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, ReplicaAck, createRedis } from '@lib/store';
 import { DispatchQueue } from './dispatch-queue';
 import { WriteAcknowledgement } from './write-ack';
@@ -64,7 +64,7 @@ export class InfrastructureModule implements OnModuleInit {
           inject: [QUEUE_REDIS, RedisKeys],
           useFactory: (connection: Redis, keys: RedisKeys) => ({ connection, prefix: keys.queuePrefix }),
         }),
-        BullModule.registerQueue({ name: DISPATCH_QUEUE }),
+        BullModule.registerQueue(...DISPATCH_CHANNELS.map((channel) => ({ name: DISPATCH_QUEUES[channel] }))),
       ],
       providers: [
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },

@@ -1,6 +1,6 @@
 /**
  * `GET /health/live`: the process answers. `GET /health/ready`: the store's
- * connection answers a read of a key of the service's and the dispatch queue
+ * connection answers a read of a key of the service's and the send queues
  * can be read, each within the Redis command timeout; 503 otherwise. A key's
  * read rather than PING: in a Cluster PING goes to any node and answers while
  * the master of the service's slot is gone (see probeServiceSlot). Outside
@@ -37,7 +37,7 @@ export class ApiHealthController {
     const timeoutMs = this.config.redis.commandTimeoutMs;
     return this.health.check([
       () => probe(this.indicators, 'redis', () => probeServiceSlot(this.redis, this.keys), timeoutMs),
-      () => probe(this.indicators, 'queue', () => this.queue.queue.getJobCounts('waiting'), timeoutMs),
+      () => probe(this.indicators, 'queue', () => Promise.all(this.queue.queues.map((q) => q.getJobCounts('waiting'))), timeoutMs),
     ]);
   }
 }

@@ -72,7 +72,7 @@ export class ApiMetrics {
     for (const limit of GUESS_LIMITS) this.guessLimitRejections.inc({ limit }, 0);
     for (const limit of ['per_device', 'per_destination']) this.sendLimitRejections.inc({ limit }, 0);
     for (const outcome of ['incorrect', 'locked', 'expired']) this.validationFailures.inc({ outcome }, 0);
-    registerQueueDepthGauge(registry, queue.queue, config.redis.commandTimeoutMs);
+    registerQueueDepthGauge(registry, queue.queues, config.redis.commandTimeoutMs);
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {

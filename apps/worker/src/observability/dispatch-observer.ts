@@ -5,7 +5,7 @@
  * (`PinoLogger.runInContext`); and its outcome is counted.
  */
 import { Injectable } from '@nestjs/common';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { RateLimitError, UnrecoverableError, type Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { currentAttempt, failsForGood, type SendTokenPayload } from '@lib/dispatch-contract';
 import { RefusedJobError, type SendContext } from '../send-token.handler';
@@ -35,7 +35,8 @@ export class DispatchObserver {
         return result;
       } catch (err) {
         const final = failsForGood(currentAttempt(job), job.opts.attempts, err instanceof UnrecoverableError);
-        this.metrics.dispatchFinished(context.channel, err instanceof RefusedJobError ? 'refused' : final ? 'failed' : 'retried');
+        const outcome = err instanceof RateLimitError ? 'rate_limited' : err instanceof RefusedJobError ? 'refused' : final ? 'failed' : 'retried';
+        this.metrics.dispatchFinished(context.channel, outcome);
         throw err;
       }
     });

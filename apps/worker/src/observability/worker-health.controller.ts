@@ -2,8 +2,8 @@
  * The worker's `GET /health/live` (the process answers) and `GET
  * /health/ready`: ready only while both Redis connections (BullMQ's and the
  * store's) answer a read of a key of the service's within the Redis command
- * timeout, and the BullMQ worker is running and not closing (a stopping
- * worker is not ready). The read, not the client's status: in a Cluster the
+ * timeout, and the BullMQ worker of each send queue is running and not
+ * closing (a stopping worker is not ready). The read, not the client's status: in a Cluster the
  * client stays `ready` while the master of the service's slot is gone, and
  * the worker can take no job (see probeServiceSlot).
  */
@@ -12,7 +12,7 @@ import { HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import type { WorkerConfig } from '@lib/config';
 import { HealthCheckFilter, probe } from '@lib/observability';
 import { RedisKeys, probeServiceSlot, type RedisClient as Redis } from '@lib/store';
-import { DISPATCH_PROCESSOR, type DispatchProcessor } from '../dispatch.processor';
+import { DISPATCH_PROCESSORS, type DispatchProcessor } from '../dispatch.processor';
 import { APP_CONFIG, REDIS, STORE } from '../worker.tokens';
 
 @Controller('health')
@@ -24,7 +24,7 @@ export class WorkerHealthController {
     @Inject(REDIS) private readonly queueRedis: Redis,
     @Inject(STORE) private readonly storeRedis: Redis,
     private readonly keys: RedisKeys,
-    @Inject(DISPATCH_PROCESSOR) private readonly processor: DispatchProcessor,
+    @Inject(DISPATCH_PROCESSORS) private readonly processors: readonly DispatchProcessor[],
     @Inject(APP_CONFIG) private readonly config: WorkerConfig,
   ) {}
 
@@ -42,7 +42,7 @@ export class WorkerHealthController {
       });
     return this.health.check([
       () => probe(this.indicators, 'redis', () => Promise.all([reach('queue', this.queueRedis), reach('store', this.storeRedis)]), timeoutMs),
-      () => probe(this.indicators, 'worker', () => this.processor.consuming, timeoutMs),
+      () => probe(this.indicators, 'worker', () => this.processors.every((p) => p.consuming), timeoutMs),
     ]);
   }
 }

@@ -7,15 +7,15 @@ import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } fro
 import { Queue } from 'bullmq';
 import { Counter, Histogram } from 'prom-client';
 import type { WorkerConfig } from '@lib/config';
-import { DISPATCH_QUEUE } from '@lib/dispatch-contract';
+import { DISPATCH_CHANNELS, DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import type { ContactType } from '@lib/domain';
 import { PermanentSendError, TransientSendError } from '@lib/notifications';
 import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/observability';
 import { RedisKeys, type RedisClient as Redis } from '@lib/store';
 import { APP_CONFIG, STORE } from '../worker.tokens';
 
-export type DispatchOutcome = 'sent' | 'skipped' | 'retried' | 'failed' | 'refused';
-const OUTCOMES: DispatchOutcome[] = ['sent', 'skipped', 'retried', 'failed', 'refused'];
+export type DispatchOutcome = 'sent' | 'skipped' | 'retried' | 'rate_limited' | 'failed' | 'refused';
+const OUTCOMES: DispatchOutcome[] = ['sent', 'skipped', 'retried', 'rate_limited', 'failed', 'refused'];
 /** `none`: the job ended before the store named its channel (refused, skipped, or a store failure). */
 const CHANNELS: (ContactType | 'none')[] = ['sms', 'email', 'none'];
 
@@ -24,7 +24,7 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
   private readonly dispatches: Counter<'channel' | 'outcome'>;
   private readonly retries: Counter<'channel'>;
   private readonly providerDuration: Histogram<'provider' | 'channel' | 'outcome'>;
-  private queue?: Queue;
+  private queues: Queue[] = [];
 
   constructor(
     private readonly registry: MetricsRegistry,
@@ -35,7 +35,7 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
     const registers = [registry];
     this.dispatches = new Counter({
       name: `${METRIC_PREFIX}dispatches_total`,
-      help: 'Send-token job attempts by channel and outcome: sent, skipped (superseded or no longer pending), retried (will run again), failed (for good), refused (job data edited or forged).',
+      help: 'Send-token job attempts by channel and outcome: sent, skipped (superseded or no longer pending), retried (will run again), rate_limited (the provider refused it for its rate: its queue paused, the job waits without spending an attempt), failed (for good), refused (job data edited or forged).',
       labelNames: ['channel', 'outcome'] as const,
       registers,
     });
@@ -61,13 +61,13 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     // Reads through the store's fail-fast connection: a scrape during an
     // outage answers at once, without the queue depth.
-    this.queue = new Queue(DISPATCH_QUEUE, { connection: this.store, prefix: this.keys.queuePrefix });
-    this.queue.on('error', () => undefined);
-    registerQueueDepthGauge(this.registry, this.queue, this.config.redis.commandTimeoutMs);
+    this.queues = DISPATCH_CHANNELS.map((channel) => new Queue(DISPATCH_QUEUES[channel], { connection: this.store, prefix: this.keys.queuePrefix }));
+    for (const queue of this.queues) queue.on('error', () => undefined);
+    registerQueueDepthGauge(this.registry, this.queues, this.config.redis.commandTimeoutMs);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.queue?.close();
+    await Promise.all(this.queues.map((queue) => queue.close()));
   }
 
   dispatchFinished(channel: ContactType | undefined, outcome: DispatchOutcome): void {
