@@ -213,22 +213,22 @@ describe('delivery faults (retries, permanent errors, timeouts)', () => {
   });
 
   describe('rate limiting', () => {
-    it('Twilio 429 with Retry-After: 1 → the retry waits about a second, then one SMS', async () => {
+    it("Twilio 429 with Retry-After: 1 → Twilio's sends pause about a second, then one SMS, no attempt spent", async () => {
       stack.twilio.rateLimitNext(1, 1);
       const device = await deviceWithDispatch('sms');
       const { job, state } = await probe.finish(device.dispatchId);
 
       expect(state).toBe('completed');
-      expect(job.attemptsMade).toBe(2);
+      expect(job.attemptsMade).toBe(1);
       const requests = smsRequestsTo(stack, device.approver.phone_number);
       expect(requests).toHaveLength(2);
-      // The backoff alone would be 50-100 ms: the provider's Retry-After won.
+      // The provider's Retry-After, not the 50-100 ms backoff.
       expect(gaps(requests)[0]).toBeGreaterThanOrEqual(1_000 - 5);
       expect(stack.twilio.messages.filter((m) => m.to === device.approver.phone_number)).toHaveLength(1);
-      expect(await dispatchOf(device)).toMatchObject({ state: 'sent', attempts: 2, last_error_code: 'twilio_20429' });
+      expect(await dispatchOf(device)).toMatchObject({ state: 'sent', attempts: 1, last_error_code: 'twilio_20429' });
     });
 
-    it('SES 429 TooManyRequestsException → retried, one e-mail', async () => {
+    it("SES 429 TooManyRequestsException → SES's sends pause, then one e-mail, no attempt spent", async () => {
       stack.ses.rateLimitNext(1);
       const device = await deviceWithDispatch('email');
       const { state } = await probe.finish(device.dispatchId);
@@ -236,7 +236,7 @@ describe('delivery faults (retries, permanent errors, timeouts)', () => {
       expect(state).toBe('completed');
       expect(mailRequestsTo(stack, device.approver.email)).toHaveLength(2);
       expect(stack.ses.messages.filter((m) => m.to.includes(device.approver.email))).toHaveLength(1);
-      expect(await dispatchOf(device)).toMatchObject({ state: 'sent', attempts: 2, last_error_code: 'ses_TooManyRequestsException' });
+      expect(await dispatchOf(device)).toMatchObject({ state: 'sent', attempts: 1, last_error_code: 'ses_TooManyRequestsException' });
     });
   });
 

@@ -233,6 +233,7 @@ export interface WorkerConfig extends SharedConfig {
    * a crash delays a send.
    */
   worker: {
+    /** Jobs in flight per send queue (SMS, e-mail) in this process. */
     concurrency: number;
     httpHost: string;
     httpPort: number;
