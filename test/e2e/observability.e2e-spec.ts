@@ -188,21 +188,21 @@ describe('observability', () => {
     describe('metrics', () => {
       it('the api counts requests by route pattern and status, and its own events', async () => {
         const m = await scrape(stack.apiUrl);
-        expect(valueOf(m, 'device2fa_http_requests_total', { method: 'PATCH', route: RESEND_ROUTE, status_code: '202' })).toBe(2);
-        expect(valueOf(m, 'device2fa_http_requests_total', { method: 'PATCH', route: RESEND_ROUTE, status_code: '429' })).toBe(1);
-        expect(valueOf(m, 'device2fa_http_requests_total', { method: 'POST', route: CREATE_ROUTE, status_code: '202' })).toBe(5);
-        expect(valueOf(m, 'device2fa_http_requests_total', { method: 'PUT', route: VALIDATE_ROUTE, status_code: '201' })).toBe(1);
-        expect(valueOf(m, 'device2fa_http_request_duration_seconds_count', { method: 'PATCH', route: RESEND_ROUTE, status_code: '202' })).toBe(2);
+        // Requests are counted by the duration histogram's _count: no counter of their own.
+        const requests = (method: string, route: string, status: string) =>
+          valueOf(m, 'device2fa_http_request_duration_seconds_count', { method, route, status_code: status });
+        expect(requests('PATCH', RESEND_ROUTE, '202')).toBe(2);
+        expect(requests('PATCH', RESEND_ROUTE, '429')).toBe(1);
+        expect(requests('POST', CREATE_ROUTE, '202')).toBe(5);
+        expect(requests('PUT', VALIDATE_ROUTE, '201')).toBe(1);
         expect(valueOf(m, 'device2fa_http_request_duration_seconds_bucket', { method: 'PATCH', route: RESEND_ROUTE, status_code: '202', le: '+Inf' })).toBe(2);
         expect(valueOf(m, 'device2fa_send_requests_coalesced_total')).toBe(1);
         expect(valueOf(m, 'device2fa_send_limit_rejections_total', { limit: 'per_device' })).toBe(1);
         expect(valueOf(m, 'device2fa_send_limit_rejections_total', { limit: 'per_destination' })).toBe(0);
         expect(valueOf(m, 'device2fa_token_validation_failures_total', { outcome: 'incorrect' })).toBe(1);
         expect(valueOf(m, 'device2fa_token_validation_failures_total', { outcome: 'locked' })).toBe(0);
-        // Queue depth per send queue, read at scrape time: every job of this run is done (2 SMS and 2 e-mails sent, 2 SMS failed).
-        const depth = (channel: 'sms' | 'email', state: string) => valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES[channel], state });
-        expect([depth('sms', 'completed'), depth('sms', 'failed'), depth('email', 'completed'), depth('email', 'failed')]).toEqual([2, 2, 2, 0]);
-        for (const state of ['waiting', 'active', 'delayed']) expect([depth('sms', state), depth('email', state)]).toEqual([0, 0]);
+        // The queues' depth is the worker's to export.
+        expect(m.some((s) => s.name === 'device2fa_queue_jobs')).toBe(false);
         // Node's default process metrics, under their standard names.
         expect(m.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true);
         expect(m.some((s) => s.name === 'nodejs_heap_size_used_bytes')).toBe(true);
@@ -212,11 +212,13 @@ describe('observability', () => {
         const path = `/account/${randomUUID()}/nowhere`;
         expect((await http(stack.apiUrl + path, {})).status).toBe(404);
         const m = await scrape(stack.apiUrl);
-        expect(valueOf(m, 'device2fa_http_requests_total', { method: 'GET', route: 'unmatched', status_code: '404' })).toBeGreaterThanOrEqual(1);
+        expect(valueOf(m, 'device2fa_http_request_duration_seconds_count', { method: 'GET', route: 'unmatched', status_code: '404' })).toBeGreaterThanOrEqual(
+          1,
+        );
         expect(m.some((s) => Object.values(s.labels).some((v) => v.includes('nowhere')))).toBe(false);
       });
 
-      it('the worker counts dispatches by channel and outcome, retries and provider times', async () => {
+      it("the worker counts dispatches by channel and outcome, hand-off and provider times, and the queues' depth", async () => {
         const m = await scrape(stack.workerUrl!);
         expect(valueOf(m, 'device2fa_dispatches_total', { channel: 'sms', outcome: 'sent' })).toBe(2);
         expect(valueOf(m, 'device2fa_dispatches_total', { channel: 'email', outcome: 'sent' })).toBe(2);
@@ -224,16 +226,31 @@ describe('observability', () => {
         expect(valueOf(m, 'device2fa_dispatches_total', { channel: 'sms', outcome: 'retried' })).toBe(3);
         expect(valueOf(m, 'device2fa_dispatches_total', { channel: 'sms', outcome: 'failed' })).toBe(2);
         expect(valueOf(m, 'device2fa_dispatches_total', { channel: 'sms', outcome: 'skipped' })).toBe(0);
-        expect(valueOf(m, 'device2fa_dispatch_retries_total', { channel: 'sms' })).toBe(3);
+        // Request → hand-off, once per message the provider accepted.
+        expect(valueOf(m, 'device2fa_dispatch_handoff_seconds_count', { channel: 'sms' })).toBe(2);
+        expect(valueOf(m, 'device2fa_dispatch_handoff_seconds_count', { channel: 'email' })).toBe(2);
+        expect(valueOf(m, 'device2fa_dispatch_handoff_seconds_sum', { channel: 'sms' })).toBeGreaterThan(0);
         const provider = (channel: string, p: string, outcome: string) =>
           valueOf(m, 'device2fa_provider_request_duration_seconds_count', { provider: p, channel, outcome });
         expect(provider('sms', 'twilio', 'accepted')).toBe(2);
         expect(provider('sms', 'twilio', 'transient_error')).toBe(4);
         expect(provider('sms', 'twilio', 'permanent_error')).toBe(1);
         expect(provider('email', 'ses', 'accepted')).toBe(2);
-        expect(valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES.sms, state: 'completed' })).toBe(2);
-        expect(valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES.email, state: 'completed' })).toBe(2);
+        // Queue depth per send queue, read at scrape time: every job of this run is done (2 SMS and 2 e-mails sent, 2 SMS failed).
+        const depth = (channel: 'sms' | 'email', state: string) => valueOf(m, 'device2fa_queue_jobs', { queue: DISPATCH_QUEUES[channel], state });
+        expect([depth('sms', 'completed'), depth('sms', 'failed'), depth('email', 'completed'), depth('email', 'failed')]).toEqual([2, 2, 2, 0]);
+        for (const state of ['waiting', 'active', 'delayed']) expect([depth('sms', state), depth('email', state)]).toEqual([0, 0]);
         expect(m.some((s) => s.name === 'process_resident_memory_bytes')).toBe(true);
+      });
+
+      it('no metric of the service is exported by both apps (a sum over every instance means what it says)', async () => {
+        const names = async (url: string) =>
+          new Set((await scrape(url)).map((s) => s.name.replace(/_(bucket|sum|count)$/, '')).filter((n) => n.startsWith('device2fa_')));
+        const api = await names(stack.apiUrl);
+        const worker = await names(stack.workerUrl!);
+        expect(api.size).toBeGreaterThan(3);
+        expect(worker.size).toBeGreaterThan(3);
+        expect([...api].filter((n) => worker.has(n))).toEqual([]);
       });
 
       it('no label value carries a key, a request id, a phone number or an e-mail address', async () => {
@@ -402,8 +419,9 @@ describe('observability', () => {
       expect((await http(`${api}/health/live`, {})).status).toBe(200);
       expect((await http(`${worker}/health/live`, {})).status).toBe(200);
       // A scrape still answers, without the queue depth it cannot read.
-      const m = await scrape(api);
+      const m = await scrape(worker);
       expect(m.some((s) => s.name === 'device2fa_queue_jobs')).toBe(false);
+      expect(m.some((s) => s.name === 'device2fa_dispatches_total')).toBe(true);
 
       await redis.start();
       expect((await readyStatus(api, 200, 15_000)).status).toBe(200);

@@ -76,9 +76,11 @@ const named = (data: unknown, field: string): string => {
   return typeof value === 'string' && value.length <= 128 ? value : '';
 };
 
-/** What the observer learns of a job while it runs: the channel, once the store has said it. */
+/** What the observer learns of a job while it runs: the channel, once the store has said it, and when the send was requested and handed off. */
 export interface SendContext {
   channel?: ContactType;
+  requestedAtMs?: number;
+  handedOffAtMs?: number;
 }
 
 @Injectable()
@@ -136,6 +138,7 @@ export class SendTokenHandler {
 
     const { channel, approver } = armed;
     context.channel = channel;
+    context.requestedAtMs = armed.requestedAtMs;
     const code = this.crypto.codeFor(dispatchId, armed.codeNonce);
     const destination = destinationOf(approver, channel);
     const masked = maskDestination(channel, destination);
@@ -175,6 +178,7 @@ export class SendTokenHandler {
       throw new TransientSendError(errorCode, `unexpected ${err instanceof Error ? err.name : 'error'} from ${sender.provider}`);
     }
 
+    context.handedOffAtMs = Date.now();
     // The provider has the message now: from here on the job must not fail, or
     // its retry would send the same code a second time. A Redis outage only
     // delays (and at worst loses) the record of the send.

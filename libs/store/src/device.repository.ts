@@ -94,7 +94,7 @@ export interface ArmRequest {
  * carries everything the send needs, read from the store.
  */
 export type ArmResult =
-  | { outcome: 'armed'; accountKey: string; deviceKey: string; channel: ContactType; codeNonce: string; approver: Approver }
+  | { outcome: 'armed'; accountKey: string; deviceKey: string; channel: ContactType; codeNonce: string; approver: Approver; requestedAtMs: number }
   | { outcome: 'refused'; reason: string }
   | { outcome: 'approver_missing' | 'country_not_allowed' | 'already_sent' | 'gone' | 'not_pending' | 'superseded' };
 
@@ -290,7 +290,7 @@ export class DeviceRepository {
    * dispatch by the script.
    */
   async armToken(req: ArmRequest): Promise<ArmResult> {
-    const [outcome, a, b, c, d, e] = (await ARM_TOKEN.run(
+    const [outcome, a, b, c, d, e, f] = (await ARM_TOKEN.run(
       this.redis,
       [this.keys.dispatch(req.jobId), this.keys.dispatch(req.data.dispatchId || req.jobId), this.keys.pendingDispatches],
       [
@@ -309,7 +309,15 @@ export class DeviceRepository {
     )) as string[];
     switch (outcome) {
       case 'armed':
-        return { outcome, accountKey: a, deviceKey: b, channel: c as ContactType, codeNonce: d, approver: JSON.parse(e) as Approver };
+        return {
+          outcome,
+          accountKey: a,
+          deviceKey: b,
+          channel: c as ContactType,
+          codeNonce: d,
+          approver: JSON.parse(e) as Approver,
+          requestedAtMs: Date.parse(f),
+        };
       case 'refused':
         return { outcome, reason: a };
       case 'approver_missing':

@@ -268,7 +268,7 @@ const DEVICE_STATUS_SET = `{ ${Object.values(DeviceStatus)
  *       5 now ISO, 6 token expires at ms, 7 attempt, 8 account key template, 9 device key template
  *       (RedisKeys templates: \1 for the account key, \2 for the device key),
  *       10 allowed SMS country calling codes, comma-separated, 11 the channel of the job's queue
- * Returns {'armed', accountKey, deviceKey, channel, codeNonce, approver JSON} |
+ * Returns {'armed', accountKey, deviceKey, channel, codeNonce, approver JSON, requested at ISO} |
  *         {'refused', reason} | {'unknown_dispatch'} | {'already_sent'} | {'gone'} |
  *         {'not_pending'} | {'superseded'} | {'approver_missing'} | {'country_not_allowed'}
  */
@@ -284,7 +284,7 @@ local function set_state(key, state, code)
   redis.call('HSET', key, 'state', state, 'last_error_code', code, 'attempts', ARGV[7], 'updated_at', ARGV[5])
 end
 
-local p = redis.call('HMGET', KEYS[1], 'dispatch_id', 'account_key', 'device_key', 'channel', 'request_id', 'state', 'code_nonce')
+local p = redis.call('HMGET', KEYS[1], 'dispatch_id', 'account_key', 'device_key', 'channel', 'request_id', 'state', 'code_nonce', 'requested_at')
 if p[1] then redis.call('ZREM', KEYS[3], p[1]) end
 local trusted = p[1] and ARGV[4] == '1' and ARGV[1] == p[1] and ARGV[2] == p[1] and ARGV[3] == p[5] and ARGV[11] == p[4]
 if not trusted then
@@ -346,7 +346,7 @@ end
 
 redis.call('HSET', deviceKey, 'token_nonce', p[7], 'token_expires_at', ARGV[6], 'token_dispatch_id', p[1])
 redis.call('HSET', KEYS[1], 'state', 'sending', 'attempts', ARGV[7], 'updated_at', ARGV[5])
-return {'armed', p[2], p[3], p[4], p[7], cjson.encode(approver)}
+return {'armed', p[2], p[3], p[4], p[7], cjson.encode(approver), p[8]}
 `,
 );
 

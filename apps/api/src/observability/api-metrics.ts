@@ -1,17 +1,16 @@
 /**
- * The api's Prometheus metrics: HTTP traffic by route pattern, queue depth,
- * send-limit refusals, coalesced requests and token validation failures.
- * Labels are bounded sets (route patterns, never paths), so no key, phone
- * number or e-mail address can become a label value.
+ * The api's Prometheus metrics: HTTP traffic by route pattern (one histogram:
+ * its `_count` is the request count), send-limit refusals, coalesced requests
+ * and token validation failures. The send queues' depth is the worker's to
+ * export (shared state, exported once). Labels are bounded sets (route
+ * patterns, never paths), so no key, phone number or e-mail address can
+ * become a label value.
  */
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
-import type { ApiConfig } from '@lib/config';
 import { DomainError, ErrorCodes } from '@lib/domain';
-import { METRIC_PREFIX, MetricsRegistry, registerQueueDepthGauge } from '@lib/observability';
+import { METRIC_PREFIX, MetricsRegistry } from '@lib/observability';
 import type { DispatchRequestResult } from '@lib/store';
-import { DispatchQueue } from '../infrastructure/dispatch-queue';
-import { APP_CONFIG } from '../infrastructure/tokens';
 
 const HTTP_LABELS = ['method', 'route', 'status_code'] as const;
 export const GUESS_LIMITS = ['per_approver', 'per_account', 'device_creations_per_account'] as const;
@@ -24,21 +23,14 @@ const VALIDATION_FAILURES: Partial<Record<string, 'incorrect' | 'locked' | 'expi
 
 @Injectable()
 export class ApiMetrics {
-  private readonly httpRequests: Counter<(typeof HTTP_LABELS)[number]>;
   private readonly httpDuration: Histogram<(typeof HTTP_LABELS)[number]>;
   private readonly sendLimitRejections: Counter<'limit'>;
   private readonly coalesced: Counter;
   private readonly validationFailures: Counter<'outcome'>;
   private readonly guessLimitRejections: Counter<'limit'>;
 
-  constructor(registry: MetricsRegistry, queue: DispatchQueue, @Inject(APP_CONFIG) config: ApiConfig) {
+  constructor(registry: MetricsRegistry) {
     const registers = [registry];
-    this.httpRequests = new Counter({
-      name: `${METRIC_PREFIX}http_requests_total`,
-      help: 'HTTP requests answered, by method, route pattern and status code.',
-      labelNames: HTTP_LABELS,
-      registers,
-    });
     this.httpDuration = new Histogram({
       name: `${METRIC_PREFIX}http_request_duration_seconds`,
       help: 'Time to answer an HTTP request, by method, route pattern and status code.',
@@ -72,12 +64,10 @@ export class ApiMetrics {
     for (const limit of GUESS_LIMITS) this.guessLimitRejections.inc({ limit }, 0);
     for (const limit of ['per_device', 'per_destination']) this.sendLimitRejections.inc({ limit }, 0);
     for (const outcome of ['incorrect', 'locked', 'expired']) this.validationFailures.inc({ outcome }, 0);
-    registerQueueDepthGauge(registry, queue.queues, config.redis.commandTimeoutMs);
   }
 
   httpRequest(method: string, route: string, statusCode: number, seconds: number): void {
     const labels = { method, route, status_code: String(statusCode) };
-    this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
   }
 

@@ -32,6 +32,10 @@ export class DispatchObserver {
       try {
         const result = await attempt(context);
         this.metrics.dispatchFinished(context.channel, result.outcome);
+        const { channel, requestedAtMs, handedOffAtMs } = context;
+        if (result.outcome === 'sent' && channel && requestedAtMs !== undefined && handedOffAtMs !== undefined) {
+          this.metrics.handedOff(channel, (handedOffAtMs - requestedAtMs) / 1000);
+        }
         return result;
       } catch (err) {
         const final = failsForGood(currentAttempt(job), job.opts.attempts, err instanceof UnrecoverableError);

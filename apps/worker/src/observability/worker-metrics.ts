@@ -1,6 +1,9 @@
 /**
- * The worker's Prometheus metrics: dispatch outcomes, retries, provider
- * request durations and queue depth. Labels are bounded sets (channel,
+ * The worker's Prometheus metrics: dispatch outcomes (retries among them),
+ * the time from a send request to its hand-off to the provider (what the
+ * approver waits for), provider request durations, and the send queues'
+ * depth (exported here only: it is shared state, the same from every worker,
+ * so dashboards take `max`, not `sum`). Labels are bounded sets (channel,
  * provider, outcome, state): never an id, a phone number or an address.
  */
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -22,7 +25,7 @@ const CHANNELS: (ContactType | 'none')[] = ['sms', 'email', 'none'];
 @Injectable()
 export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
   private readonly dispatches: Counter<'channel' | 'outcome'>;
-  private readonly retries: Counter<'channel'>;
+  private readonly handoff: Histogram<'channel'>;
   private readonly providerDuration: Histogram<'provider' | 'channel' | 'outcome'>;
   private queues: Queue[] = [];
 
@@ -39,10 +42,11 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
       labelNames: ['channel', 'outcome'] as const,
       registers,
     });
-    this.retries = new Counter({
-      name: `${METRIC_PREFIX}dispatch_retries_total`,
-      help: 'Send-token attempts that failed transiently and were scheduled again, by channel.',
+    this.handoff = new Histogram({
+      name: `${METRIC_PREFIX}dispatch_handoff_seconds`,
+      help: 'Time from a send request (its 202) to the provider accepting the message, by channel: what the approver waits for, queueing and retries included.',
       labelNames: ['channel'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers,
     });
     this.providerDuration = new Histogram({
@@ -53,7 +57,6 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
       registers,
     });
     for (const channel of CHANNELS) {
-      this.retries.inc({ channel }, 0);
       for (const outcome of OUTCOMES) this.dispatches.inc({ channel, outcome }, 0);
     }
   }
@@ -72,7 +75,11 @@ export class WorkerMetrics implements OnModuleInit, OnApplicationShutdown {
 
   dispatchFinished(channel: ContactType | undefined, outcome: DispatchOutcome): void {
     this.dispatches.inc({ channel: channel ?? 'none', outcome });
-    if (outcome === 'retried') this.retries.inc({ channel: channel ?? 'none' });
+  }
+
+  /** A message the provider accepted `seconds` after its send was requested. */
+  handedOff(channel: ContactType, seconds: number): void {
+    this.handoff.observe({ channel }, Math.max(0, seconds));
   }
 
   /** Runs one provider request, timing it by how it ended. */
