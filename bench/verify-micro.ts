@@ -1,5 +1,5 @@
 /**
- * Micro-benchmark behind the api's JWT verification choice (README): jose's
+ * Micro-benchmark behind the api's JWT verification choice (docs/api.md, ADR 4): jose's
  * jwtVerify (what the api uses) against a hand-written verifier on
  * node:crypto's asynchronous verify (bench/lib/compact-jws.ts), 50
  * verifications in flight, for ES512 and ES256, twice each, side by side.

@@ -7,7 +7,7 @@
  * only the registrations and the bookkeeping are left: no device never
  * validated, no send record, limit window, used signature, provider message
  * id or finished job. Prints the keys by kind before and after, and the
- * memory per device and per send (MEMORY USAGE) for the README.
+ * memory per device and per send (MEMORY USAGE) for docs/operations.md.
  */
 import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { Stack } from '../support/stack';

@@ -21,7 +21,7 @@ export interface Envelope {
   extra_fields: Record<string, unknown>;
 }
 
-/** The catalog as the contract (upstream codes) and the README (DTS codes, ours) state it. */
+/** The catalog as the contract (upstream codes) and docs/api.md (DTS codes, ours) state it. */
 export const CATALOG: Record<string, { status: number; title: string; description: string; translation: string }> = {
   QIT000001: { status: 400, title: 'Bad Request', description: 'Schema Error', translation: 'Erro de Schema' },
   OBD000002: { status: 404, title: 'Not Found', description: 'Bank account not found', translation: 'Conta não encontrada' },

@@ -12,7 +12,7 @@
  *   collections (`--heap-growing-percent=100`). By default V8 lets it grow up
  *   to four times when allocation is fast, which a busy api is: its live heap
  *   is about 40 MB, yet it peaked near 250 MB RSS under load, mostly garbage
- *   (README, "Performance"). A `--heap-growing-percent` given to node wins.
+ *   (measured with `npm run bench`). A `--heap-growing-percent` given to node wins.
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';

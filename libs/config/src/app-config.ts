@@ -145,6 +145,23 @@ export const SETTINGS: Readonly<Record<'shared' | 'api' | 'worker', readonly str
   worker: Object.keys(WorkerEnv.shape),
 };
 
+/**
+ * Each setting's default as text (lists joined with commas), undefined for one
+ * without a default: what the operations docs' configuration table is checked
+ * against.
+ */
+export function settingDefaults(): Readonly<Record<string, string | undefined>> {
+  const out: Record<string, string | undefined> = {};
+  for (const shape of [ApiEnv.shape, WorkerEnv.shape] as Record<string, z.ZodType>[]) {
+    for (const [name, schema] of Object.entries(shape)) {
+      const parsed = schema.safeParse(undefined);
+      const value = parsed.success ? parsed.data : undefined;
+      out[name] = value === undefined ? undefined : Array.isArray(value) ? value.join(',') : String(value);
+    }
+  }
+  return out;
+}
+
 export type SmsTransportConfig =
   | {
       kind: 'twilio';

@@ -4,7 +4,7 @@
  *
  * Codes from the upstream banking API are wire facts and keep their exact
  * spelling. Codes prefixed `DTS` are the project's own, for cases the
- * upstream pages leave without a code (see README, "Error catalog").
+ * upstream pages leave without a code (see docs/api.md, "Error catalog").
  */
 export interface CatalogEntry {
   readonly status: number;

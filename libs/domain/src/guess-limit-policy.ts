@@ -26,7 +26,7 @@ export const DEFAULT_GUESS_LIMIT_POLICY: GuessLimitPolicy = {
 };
 
 /**
- * The worst case against one approver's codes, for the README's Guarantees:
+ * The worst case against one approver's codes, for the docs' guarantees (docs/api.md, docs/testing.md):
  * guesses per day, and the expected days until one of them hits a uniformly
  * random code of `length` characters of an `alphabetSize` alphabet (each
  * guess succeeds with probability 1 / alphabetSize^length).

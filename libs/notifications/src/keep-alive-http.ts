@@ -3,7 +3,7 @@
  * provider SDKs' pluggable transports. The Twilio SDK's own RequestClient goes
  * through axios, whose per-request work (config merging, interceptors, header
  * normalisation) cost the worker more CPU and garbage than the rest of a send
- * put together (README, "Performance"). Failures keep Node's own error codes
+ * put together (measured with `npm run bench`). Failures keep Node's own error codes
  * (ECONNRESET, ECONNREFUSED…) so they classify as before; running out of time
  * is an ETIMEDOUT `TimeoutError`.
  */

@@ -12,7 +12,7 @@
  * middleware: on Fastify, Nest runs middleware through @fastify/middie and
  * nestjs-pino binds each request's logger with AsyncLocalStorage, which
  * together cost the api more CPU per request than the rest of its logging
- * (README, "Performance"). Lines logged inside a request name it with a
+ * (measured with `npm run bench`). Lines logged inside a request name it with a
  * `requestId` field of their own.
  */
 import { hostname } from 'node:os';

@@ -10,7 +10,7 @@
  *   pipeline in flight per connection, so every command waits for the
  *   previous batch's answers, and it copies each command defined on the
  *   connection (BullMQ defines ~40) onto every pipeline. Measured slower in
- *   the api and in the worker (README, "Performance").
+ *   the api and in the worker (`npm run bench`).
  * - `worker`: used by BullMQ workers, which must wait for Redis to come back
  *   rather than fail (`maxRetriesPerRequest: null`, as BullMQ requires).
  * - `subscriber`: a pub/sub listener (ClientCache); like `worker`, it waits
