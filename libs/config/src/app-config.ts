@@ -35,6 +35,8 @@ const SharedEnv = z.object({
   REDIS_SENTINEL_NAME: z.string().default('mymaster'),
   REDIS_CLUSTER_NODES: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // JSON in every mode unless asked; `npm start` asks for pretty (pino-pretty is a devDependency, absent from the image).
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   METRICS_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
   TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
@@ -190,6 +192,12 @@ export interface SharedConfig {
    */
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number; topology: RedisTopology };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * `json`: one JSON object per line (the default in every mode); `pretty`:
+   * the same redacted objects formatted for a person by pino-pretty, which
+   * must then be installed (a devDependency).
+   */
+  logFormat: 'json' | 'pretty';
   /** When set, `/metrics` requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
   tokenHashSecret: string;
@@ -471,6 +479,7 @@ function sharedConfig(
     generatedSecrets,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, topology: redisTopology(e, problems) },
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     metricsToken: e.METRICS_TOKEN,
     tokenHashSecret: e.TOKEN_HASH_SECRET!,
     tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },
