@@ -21,6 +21,10 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
 
+/** The token's shape unless TOKEN_ALPHABET / TOKEN_LENGTH say otherwise (the CLI finds codes in the outbox by it). */
+export const DEFAULT_TOKEN_ALPHABET = '0123456789';
+export const DEFAULT_TOKEN_LENGTH = 6;
+
 /** Settings both apps read. */
 const SharedEnv = z.object({
   NODE_ENV: optionalString,
@@ -39,8 +43,8 @@ const SharedEnv = z.object({
   LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   METRICS_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
-  TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
-  TOKEN_LENGTH: int(6, 4),
+  TOKEN_ALPHABET: z.string().min(2).max(256).default(DEFAULT_TOKEN_ALPHABET),
+  TOKEN_LENGTH: int(DEFAULT_TOKEN_LENGTH, 4),
   TOKEN_TTL_SECONDS: int(300, 30),
   TOKEN_MAX_FAILED_ATTEMPTS: int(5, 1),
   SMS_ALLOWED_COUNTRY_CODES: z
