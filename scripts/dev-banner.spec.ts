@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appUrls, cliCommand, readyBanner } from './dev-banner';
 
 const root = '/checkout';
@@ -30,13 +31,14 @@ describe("npm start's ready banner", () => {
   });
 
   it('never echoes a dashboard password the environment gave', () => {
+    const own = randomBytes(16).toString('hex');
     const lines = readyBanner({
-      env: devEnv({ BOARD_PASSWORD: 'my-own-password' }),
+      env: devEnv({ BOARD_PASSWORD: own }),
       local: { fromFile: ['ADMIN_TOKEN', 'TOKEN_HASH_SECRET'] },
       ready: true,
       root,
     });
-    expect(lines.join('\n')).not.toContain('my-own-password');
+    expect(lines.join('\n')).not.toContain(own);
     expect(lines.join('\n')).toContain('password (your BOARD_PASSWORD)');
   });
 

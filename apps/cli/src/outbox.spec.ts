@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +20,7 @@ describe('the development outbox, as the CLI reads it', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   /** The worker's own templates (the defaults) and token lifetime, rendered as the worker renders them. */
-  const messages = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: 'cli-outbox-spec-secret-0123456789abcdef' }, 'worker').messages;
+  const messages = loadConfig({ NODE_ENV: 'test', TOKEN_HASH_SECRET: randomBytes(24).toString('hex') }, 'worker').messages;
   const values = (code: string) => ({ code, minutes: ttlMinutes(300), name: 'Maria 2ª da Silva' });
   const reference = (n: number) => ({ accountKey: `account-${n}`, deviceKey: device(n), dispatchId: `dispatch-${n}` });
 
