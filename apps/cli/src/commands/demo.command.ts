@@ -147,7 +147,8 @@ Options:
     const resendCurl = curlLine(env, resend, await signedHeaders(resend));
     const destination = contact === 'sms' ? approver.phone_number : approver.email;
 
-    const outboxCommand = `${envPrefix}${commandLine(['npm', 'run', 'cli', '--', 'outbox', '--device', deviceKey])}`;
+    // The outbox is a file: API_URL plays no part there.
+    const outboxCommand = commandLine(['npm', 'run', 'cli', '--', 'outbox', '--device', deviceKey]);
 
     if (validate) {
       await validateFromOutbox(env, { deviceKey, requestedAt, waitMs, validate: sign('PUT', `${deviceUri}/validate`), query: sign('GET', deviceUri) });
@@ -160,7 +161,7 @@ Options:
       out('b) Disable it:');
       out(`     ${cli('DELETE', `${deviceUri}/disable`)}`);
       out();
-      out(`The latest code sent to any device, from the outbox: ${envPrefix}npm run cli -- outbox --device KEY`);
+      out('The latest code sent to any device, from the outbox: npm run cli -- outbox --device KEY');
       return 0;
     }
 
