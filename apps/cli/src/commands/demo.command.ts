@@ -37,7 +37,7 @@ const DEFAULT_WAIT_SECONDS = 15;
 
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'register a client and an account, create a device, print the next commands',
+  summary: 'register a client and an account, create a device, print the next commands (--validate: validate it too)',
   help: `Usage: npm run cli -- demo [--kind p256|p521|ed25519] [--contact sms|email] [--validate [--wait SECONDS]]
 
 Against the api at API_URL (admin token from ADMIN_TOKEN, else from .local/dev-secrets.env,
