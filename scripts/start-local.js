@@ -7,6 +7,10 @@
  * generated once per checkout (see dev-secrets.js). When
  * no Redis answers at REDIS_URL on this machine and `redis-server` is
  * installed, a throw-away one (no persistence) is started for the session.
+ * In that mode the apps log for a person (LOG_FORMAT=pretty, unless set),
+ * and once both answer their readiness check this script prints where the
+ * api, its docs, the dashboard (user and generated password) and the outbox
+ * are, and the CLI command that runs the whole flow (dev-banner.js).
  * Each line of output is prefixed with the process it came from;
  * SIGINT/SIGTERM go to both; when either process exits, the other is stopped
  * and this script exits with the first one's code.
@@ -20,6 +24,7 @@ const { constants } = require('node:os');
 const readline = require('node:readline');
 const { redisAnswers, waitForRedis } = require('./redis-probe');
 const { localEnvironment } = require('./dev-secrets');
+const { appUrls, readyBanner } = require('./dev-banner');
 
 const root = join(__dirname, '..');
 const apps = [
@@ -28,6 +33,8 @@ const apps = [
 ];
 // After a stop was asked for, how long a process gets before SIGKILL.
 const STOP_TIMEOUT_MS = 15_000;
+// How long the apps get to answer their readiness checks before the banner says they are not ready.
+const READY_TIMEOUT_MS = 60_000;
 
 const missing = apps.filter((app) => !existsSync(app.entry));
 if (missing.length > 0) {
@@ -37,8 +44,14 @@ if (missing.length > 0) {
 
 const local = localEnvironment(process.env);
 const env = local.env;
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+if (env.NODE_ENV === 'development' && !env.LOG_FORMAT) {
+  env.LOG_FORMAT = 'pretty';
+  // The apps write to a pipe (this script): let pino-pretty colour when this terminal does.
+  if (useColor && env.FORCE_COLOR === undefined) env.FORCE_COLOR = '1';
+}
 
-/** Says which mode runs and where its secrets come from; the dashboard's password only when it was generated. */
+/** Says which mode runs, where its secrets come from and how the apps log (the addresses come with readyBanner). */
 function announceMode() {
   const out = (line) => process.stdout.write(`${line}\n`);
   if (env.NODE_ENV !== 'development') {
@@ -51,14 +64,43 @@ function announceMode() {
     out(`Secrets: all from your environment (${file} not used).`);
   } else {
     out(`Secrets: ${local.fromFile.join(', ')} from ${file} (${local.created ? 'generated now' : 'generated earlier'}, mode 0600; delete it for new ones).`);
-    out(`  The CLI reads ADMIN_TOKEN from there when it is unset: \`npm run cli -- demo\` in another terminal.`);
+    out(`  The CLI reads ADMIN_TOKEN from there when it is unset.`);
   }
-  const host = !env.HOST || env.HOST === '0.0.0.0' || env.HOST === '::' ? '127.0.0.1' : env.HOST;
-  const password = local.fromFile.includes('BOARD_PASSWORD') ? env.BOARD_PASSWORD : '(your BOARD_PASSWORD)';
-  out(`Dashboard: http://${host}:${env.PORT || 3000}/admin/queues  user ${env.BOARD_USERNAME}  password ${password}`);
+  out(`Logs: ${env.LOG_FORMAT === 'pretty' ? 'for reading (LOG_FORMAT=pretty; LOG_FORMAT=json for JSON lines)' : `LOG_FORMAT=${env.LOG_FORMAT || 'json'}`}.`);
+  out('The api, dashboard and outbox addresses follow once both apps are ready.');
 }
 
-const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+/** True when `url`/health/ready answers 200 within a second. */
+async function answersReady(url) {
+  try {
+    const res = await fetch(`${url}/health/ready`, { signal: AbortSignal.timeout(1_000) });
+    await res.body?.cancel();
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Development mode: once the api and the worker are ready (or after READY_TIMEOUT_MS), prints the banner. */
+async function announceWhenReady() {
+  if (env.NODE_ENV !== 'development') return;
+  const urls = Object.values(appUrls(env)).filter(Boolean);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let ready = false;
+  while (!stopping && Date.now() < deadline) {
+    if ((await Promise.all(urls.map(answersReady))).every(Boolean)) {
+      ready = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250).unref());
+  }
+  if (stopping) return;
+  // Let the apps' own start-up lines (written every 100 ms) come first.
+  await new Promise((r) => setTimeout(r, 200).unref());
+  if (stopping) return;
+  for (const line of readyBanner({ env, local, ready, root, cwd: process.env.INIT_CWD || process.cwd() })) process.stdout.write(`${line}\n`);
+}
+
 const width = Math.max(...apps.map((a) => a.name.length));
 const prefixOf = (app) => {
   const label = `[${app.name}]`.padEnd(width + 2);
@@ -165,4 +207,7 @@ process.on('exit', () => {
 });
 
 announceMode();
-ensureRedis().then(startApps);
+ensureRedis().then(() => {
+  startApps();
+  void announceWhenReady();
+});

@@ -352,6 +352,25 @@ describe('Outbox adapters', () => {
     expect(smsReceipt.providerMessageId).not.toBe(emailReceipt.providerMessageId);
   });
 
+  it("names the message's send (account, device, dispatch) when the sender gives it, after the message's own fields", async () => {
+    const path = join(dir, 'messages.log');
+    const reference = { accountKey: 'account-1', deviceKey: 'device-1', dispatchId: 'dispatch-1' };
+    const receipt = await new OutboxSmsAdapter(path).sendSms({ to: PHONE, body: SMS_BODY, reference });
+    await new OutboxEmailAdapter(path).sendEmail({ to: EMAIL, subject: SUBJECT, body: EMAIL_BODY, reference });
+    const [smsLine, emailLine] = (await readFile(path, 'utf8')).trimEnd().split('\n');
+    expect(JSON.parse(smsLine)).toEqual({
+      at: expect.any(String),
+      channel: 'sms',
+      to: PHONE,
+      body: SMS_BODY,
+      id: receipt.providerMessageId,
+      account_key: 'account-1',
+      device_key: 'device-1',
+      dispatch_id: 'dispatch-1',
+    });
+    expect(Object.keys(JSON.parse(emailLine))).toEqual(['at', 'channel', 'to', 'subject', 'body', 'id', 'account_key', 'device_key', 'dispatch_id']);
+  });
+
   it('keeps concurrent lines whole', async () => {
     const path = join(dir, 'messages.log');
     const outbox = new OutboxEmailAdapter(path);

@@ -134,6 +134,8 @@ describe('SendTokenHandler on Redis', () => {
     expect(sms.sent).toHaveLength(1);
     expect(sms.sent[0].to).toBe(dev.approver.phone_number);
     expect(sms.sent[0].body).toContain(code);
+    // Ids only, for the development outbox: which account, device and dispatch the message is.
+    expect(sms.sent[0].reference).toEqual({ accountKey: dev.accountKey, deviceKey: dev.deviceKey, dispatchId: dev.dispatchId });
     expect(result).toEqual({ outcome: 'sent', provider: 'twilio', provider_message_id: expect.stringMatching(/^SM1-/) });
     expect(await devices.dispatch(dev.dispatchId)).toMatchObject({ state: 'sent', provider: 'twilio', attempts: 1 });
     expect(await redis.hmget(keys.device(dev.accountKey, dev.deviceKey), 'token_nonce', 'token_dispatch_id')).toEqual([dev.codeNonce, dev.dispatchId]);
@@ -147,6 +149,7 @@ describe('SendTokenHandler on Redis', () => {
     expect(email.sent[0].to).toBe(dev.approver.email);
     expect(email.sent[0].body).toContain('Ana Conceição');
     expect(email.sent[0].body).toContain(codeOf(dev));
+    expect(email.sent[0].reference).toEqual({ accountKey: dev.accountKey, deviceKey: dev.deviceKey, dispatchId: dev.dispatchId });
   });
 
   it('sends the same code again when a transient failure is retried', async () => {

@@ -3,11 +3,11 @@
  * help, file paths relative to where the user typed the command, and shell
  * quoting for the ready-to-run command lines the CLI prints.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
-import { DEV_SECRETS_FILE } from '@lib/config';
+import { DEFAULT_TOKEN_ALPHABET, DEFAULT_TOKEN_LENGTH, DEV_SECRETS_FILE } from '@lib/config';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 
@@ -19,7 +19,18 @@ export interface CliEnv {
   adminTokenSource: 'ADMIN_TOKEN' | 'dev-secrets-file' | 'none';
   /** npm start's development secrets file of this checkout. */
   devSecretsFile: string;
+  /** The development outbox (OUTBOX_PATH, relative to the checkout, where npm start runs the worker), absolute. */
   outboxPath: string;
+  /** NODE_ENV as given, undefined when unset or empty. */
+  nodeEnv?: string;
+  /**
+   * The local development mode, in which the CLI reads the outbox:
+   * NODE_ENV=development, or NODE_ENV unset in a checkout where npm start
+   * generated its development secrets.
+   */
+  localMode: boolean;
+  /** TOKEN_ALPHABET and TOKEN_LENGTH (the apps' defaults unless set), to find a code in a message. */
+  tokenShape: { alphabet: string; length: number };
 }
 
 /**
@@ -31,12 +42,17 @@ export function cliEnv(env: NodeJS.ProcessEnv, checkoutRoot: string): CliEnv {
   const devSecretsFile = resolve(checkoutRoot, DEV_SECRETS_FILE);
   const fromEnv = env.ADMIN_TOKEN?.trim();
   const fromFile = fromEnv ? undefined : readDevAdminToken(devSecretsFile);
+  const nodeEnv = env.NODE_ENV?.trim() || undefined;
+  const length = Number(env.TOKEN_LENGTH?.trim() || DEFAULT_TOKEN_LENGTH);
   return {
     apiUrl: (env.API_URL?.trim() || DEFAULT_API_URL).replace(/\/+$/, ''),
     adminToken: fromEnv || fromFile,
     adminTokenSource: fromEnv ? 'ADMIN_TOKEN' : fromFile ? 'dev-secrets-file' : 'none',
     devSecretsFile,
-    outboxPath: env.OUTBOX_PATH?.trim() || '.outbox/messages.log',
+    outboxPath: resolve(checkoutRoot, env.OUTBOX_PATH?.trim() || '.outbox/messages.log'),
+    nodeEnv,
+    localMode: nodeEnv === 'development' || (nodeEnv === undefined && existsSync(devSecretsFile)),
+    tokenShape: { alphabet: env.TOKEN_ALPHABET || DEFAULT_TOKEN_ALPHABET, length: Number.isInteger(length) ? length : DEFAULT_TOKEN_LENGTH },
   };
 }
 

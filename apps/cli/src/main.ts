@@ -11,10 +11,12 @@ import { accountPutCommand } from './commands/account-put.command';
 import { clientPutCommand } from './commands/client-put.command';
 import { demoCommand } from './commands/demo.command';
 import { keygenCommand } from './commands/keygen.command';
+import { outboxCommand } from './commands/outbox.command';
 import { requestCommand } from './commands/request.command';
 import { signCommand } from './commands/sign.command';
+import { OutboxError } from './outbox';
 
-const COMMANDS: CliCommand[] = [keygenCommand, clientPutCommand, accountPutCommand, signCommand, requestCommand, demoCommand];
+const COMMANDS: CliCommand[] = [keygenCommand, clientPutCommand, accountPutCommand, signCommand, requestCommand, demoCommand, outboxCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -28,7 +30,10 @@ Run \`npm run cli -- <command> --help\` for a command's options.
 Environment:
   API_URL       the api's base URL (default http://127.0.0.1:3000)
   ADMIN_TOKEN   bearer token of the admin API; when unset, read from .local/dev-secrets.env,
-                the file \`npm start\` generates for this checkout (so the demo needs nothing copied)`;
+                the file \`npm start\` generates for this checkout (so the demo needs nothing copied)
+  OUTBOX_PATH   the development outbox (default .outbox/messages.log, relative to the checkout),
+                read by \`outbox\` and \`demo --validate\` in the local development mode only
+  TOKEN_ALPHABET, TOKEN_LENGTH   the token's shape, to find a code in a message (as the worker's)`;
 }
 
 function reportApiError(error: ApiResponseError, env: CliEnv): void {
@@ -80,6 +85,11 @@ async function main(argv: string[]): Promise<number> {
     }
     if (error instanceof ApiResponseError) {
       reportApiError(error, env);
+      return 1;
+    }
+    if (error instanceof OutboxError) {
+      err(`error: ${error.message}`);
+      error.hints.forEach((hint, i) => err(`${i === 0 ? 'hint: ' : '      '}${hint}`));
       return 1;
     }
     throw error;

@@ -146,10 +146,11 @@ export class SendTokenHandler {
     const sender = channel === 'sms' ? this.sms : this.email;
     try {
       const values = { code, minutes: ttlMinutes(this.config.tokenPolicy.ttlSeconds), name: approver.name };
+      const reference = { accountKey: armed.accountKey, deviceKey: armed.deviceKey, dispatchId };
       receipt =
         channel === 'sms'
-          ? await this.sms.sendSms({ to: destination, body: renderSms(this.config.messages, values) })
-          : await this.email.sendEmail({ to: destination, ...renderEmail(this.config.messages, values) });
+          ? await this.sms.sendSms({ to: destination, body: renderSms(this.config.messages, values), reference })
+          : await this.email.sendEmail({ to: destination, ...renderEmail(this.config.messages, values), reference });
     } catch (err) {
       if (err instanceof ProviderRateLimitError && Date.now() - job.timestamp < maxRetryWindowMs(this.config.retry)) {
         const pauseMs = Math.min(err.retryAfterMs ?? DEFAULT_PROVIDER_PAUSE_MS, MAX_PROVIDER_PAUSE_MS);

@@ -189,6 +189,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig(testEnv({ WORKER_LOCK_DURATION_MS: '10' }), 'worker')).toThrow(/WORKER_LOCK_DURATION_MS/);
   });
 
+  it('logs JSON unless LOG_FORMAT asks for pretty, in every mode (npm start asks for it)', () => {
+    for (const env of [testEnv(), testEnv({ NODE_ENV: 'development' }), productionEnv()]) {
+      expect(loadConfig(env, 'api').logFormat).toBe('json');
+      expect(loadConfig(env, 'worker').logFormat).toBe('json');
+    }
+    expect(loadConfig(testEnv({ NODE_ENV: 'development', LOG_FORMAT: 'pretty' }), 'worker').logFormat).toBe('pretty');
+    expect(() => loadConfig(testEnv({ LOG_FORMAT: 'text' }), 'api')).toThrow(/LOG_FORMAT/);
+  });
+
   it('reads the margin for clock skew between api instances (60 s unless set, 0 or more)', () => {
     expect(loadConfig(testEnv(), 'api')).toMatchObject({ authMaxClockSkewSeconds: 300, authClockSkewMarginSeconds: 60 });
     expect(loadConfig(testEnv({ AUTH_CLOCK_SKEW_MARGIN_SECONDS: '0' }), 'api').authClockSkewMarginSeconds).toBe(0);

@@ -21,6 +21,10 @@ const optionalString = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 const optionalUrl = optionalString.pipe(z.url().optional());
 
+/** The token's shape unless TOKEN_ALPHABET / TOKEN_LENGTH say otherwise (the CLI finds codes in the outbox by it). */
+export const DEFAULT_TOKEN_ALPHABET = '0123456789';
+export const DEFAULT_TOKEN_LENGTH = 6;
+
 /** Settings both apps read. */
 const SharedEnv = z.object({
   NODE_ENV: optionalString,
@@ -35,10 +39,12 @@ const SharedEnv = z.object({
   REDIS_SENTINEL_NAME: z.string().default('mymaster'),
   REDIS_CLUSTER_NODES: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // JSON in every mode unless asked; `npm start` asks for pretty (pino-pretty is a devDependency, absent from the image).
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   METRICS_TOKEN: optionalString,
   TOKEN_HASH_SECRET: optionalString,
-  TOKEN_ALPHABET: z.string().min(2).max(256).default('0123456789'),
-  TOKEN_LENGTH: int(6, 4),
+  TOKEN_ALPHABET: z.string().min(2).max(256).default(DEFAULT_TOKEN_ALPHABET),
+  TOKEN_LENGTH: int(DEFAULT_TOKEN_LENGTH, 4),
   TOKEN_TTL_SECONDS: int(300, 30),
   TOKEN_MAX_FAILED_ATTEMPTS: int(5, 1),
   SMS_ALLOWED_COUNTRY_CODES: z
@@ -207,6 +213,12 @@ export interface SharedConfig {
    */
   redis: { url: string; keyPrefix: string; commandTimeoutMs: number; topology: RedisTopology };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /**
+   * `json`: one JSON object per line (the default in every mode); `pretty`:
+   * the same redacted objects formatted for a person by pino-pretty, which
+   * must then be installed (a devDependency).
+   */
+  logFormat: 'json' | 'pretty';
   /** When set, `/metrics` requires `Authorization: Bearer <token>`. */
   metricsToken?: string;
   tokenHashSecret: string;
@@ -488,6 +500,7 @@ function sharedConfig(
     generatedSecrets,
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX, commandTimeoutMs: e.REDIS_COMMAND_TIMEOUT_MS, topology: redisTopology(e, problems) },
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     metricsToken: e.METRICS_TOKEN,
     tokenHashSecret: e.TOKEN_HASH_SECRET!,
     tokenPolicy: { alphabet: e.TOKEN_ALPHABET, length: e.TOKEN_LENGTH, ttlSeconds: e.TOKEN_TTL_SECONDS, maxFailedAttempts: e.TOKEN_MAX_FAILED_ATTEMPTS },

@@ -8,16 +8,30 @@ export interface SendReceipt {
   providerMessageId: string;
 }
 
+/**
+ * Which send a message is: ids only, no contact data and no code. The
+ * development outbox writes them beside the message, so the CLI can find a
+ * device's latest code (`npm run cli -- outbox --device KEY`); the providers
+ * ignore them.
+ */
+export interface MessageReference {
+  accountKey: string;
+  deviceKey: string;
+  dispatchId: string;
+}
+
 export interface SmsMessage {
   /** E.164 phone number. */
   to: string;
   body: string;
+  reference?: MessageReference;
 }
 
 export interface EmailMessage {
   to: string;
   subject: string;
   body: string;
+  reference?: MessageReference;
 }
 
 export interface SmsSender {

@@ -1,7 +1,9 @@
 /**
  * Structured JSON logs (pino) for both apps: one line per event, the level as
  * a word, ISO timestamps, the service name, and request ids under
- * `requestId`. The access line keeps only allow-listed request headers
+ * `requestId`. With LOG_FORMAT=pretty (what `npm start` asks for) the same
+ * lines, redacted the same way, are formatted for a person by pino-pretty
+ * before they are written (prettyLines). The access line keeps only allow-listed request headers
  * (LOGGED_HEADERS); secrets and contact data are also removed by
  * configuration (`redact`), whatever a log call passes, and request bodies
  * are never logged.
@@ -19,7 +21,8 @@ import { hostname } from 'node:os';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Params } from 'nestjs-pino';
-import pino, { destination, stdTimeFunctions, type LevelWithSilent, type Logger, type LoggerOptions } from 'pino';
+import pino, { destination, stdTimeFunctions, type DestinationStream, type LevelWithSilent, type Logger, type LoggerOptions } from 'pino';
+import type { PrettyOptions } from 'pino-pretty';
 
 /**
  * The request headers whose values the access line keeps; every other header
@@ -88,10 +91,15 @@ const WRITE_BLOCK_BYTES = 4096;
 /** …and at least this often, so a quiet process's lines are never held longer. */
 const FLUSH_EVERY_MS = 100;
 
+/** `json`: one JSON object per line; `pretty`: the same objects formatted for a person (pino-pretty). */
+export type LogFormat = 'json' | 'pretty';
+
 export interface LoggingOptions {
   /** `service` field of every line, e.g. `device-2fa-api`. */
   service: string;
   level: LevelWithSilent;
+  /** Default `json`. */
+  format?: LogFormat;
 }
 
 export interface AppLoggerOptions extends LoggingOptions {
@@ -110,6 +118,49 @@ export function loggerOptions(options: LoggingOptions): LoggerOptions {
   };
 }
 
+/**
+ * How pino-pretty shows a line: local time, the level, `[context]` and the
+ * message on one line, then the line's other fields as compact JSON on the
+ * same line (an error's stack on the lines below). pid, hostname and service
+ * are left out (`npm start` prefixes each line with its app), and an access
+ * line shows as `GET /path → 200 (3.2 ms)`, its headers only in JSON.
+ * Colours follow pino-pretty's own rule (NO_COLOR, FORCE_COLOR, a terminal).
+ */
+export const PRETTY_OPTIONS: PrettyOptions = {
+  translateTime: 'SYS:HH:MM:ss.l',
+  ignore: 'pid,hostname,service,context,req,res,responseTimeMs',
+  messageFormat: '{if context}[{context}] {end}{msg}{if req.method} {req.method} {req.url} → {res.statusCode} ({responseTimeMs} ms){end}',
+  singleLine: true,
+};
+
+type PinoPretty = typeof import('pino-pretty');
+
+/** pino-pretty, loaded only when asked for: it is a devDependency, absent from the production image. */
+function loadPinoPretty(): PinoPretty {
+  try {
+    // A require() here, not an import: the apps must start without the package when LOG_FORMAT is json.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require('pino-pretty') as PinoPretty;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw err;
+    throw new Error(
+      'LOG_FORMAT=pretty needs the pino-pretty package, a devDependency (`npm ci` installs it; the production image has none): install it, or set LOG_FORMAT=json',
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * A stream for pino that formats each serialized line with pino-pretty
+ * (prettyFactory, synchronous) and writes the result to `target`. pino has
+ * already applied `redact` when it serialized the line, so the pretty output
+ * is built from the same redacted object as the JSON one.
+ */
+export function prettyLines(target: { write(text: string): unknown }, options: PrettyOptions = PRETTY_OPTIONS): DestinationStream {
+  const format = loadPinoPretty().prettyFactory(options);
+  return { write: (line: string) => void target.write(format(line)) };
+}
+
 export interface AppLogger {
   logger: Logger;
   /** Writes out what is buffered, synchronously. */
@@ -125,7 +176,8 @@ export interface AppLogger {
  * passed. What is buffered is written when the process exits, and once Nest
  * starts shutting down (ObservabilityModule) every line is written at once, so
  * the lines of a graceful stop are all out before Nest re-raises the signal.
- * A SIGKILL loses at most the last FLUSH_EVERY_MS of lines.
+ * A SIGKILL loses at most the last FLUSH_EVERY_MS of lines. The pretty
+ * format writes through the same buffer, with the same guarantees.
  */
 export function createAppLogger(options: AppLoggerOptions): AppLogger {
   const stream = destination({ dest: options.dest ?? 1, sync: true, minLength: WRITE_BLOCK_BYTES, periodicFlush: FLUSH_EVERY_MS });
@@ -142,7 +194,8 @@ export function createAppLogger(options: AppLoggerOptions): AppLogger {
     // SonicBoom reads minLength on every write: 0 writes each line as it comes.
     (stream as unknown as { minLength: number }).minLength = 0;
   };
-  return { logger: pino(loggerOptions({ service: options.service, level: options.level }), stream), flush, writeThrough };
+  const out = options.format === 'pretty' ? prettyLines(stream) : stream;
+  return { logger: pino(loggerOptions({ service: options.service, level: options.level }), out), flush, writeThrough };
 }
 
 /**

@@ -23,7 +23,7 @@ export class ObservabilityModule implements OnModuleDestroy {
   constructor(@Inject(APP_LOGGER) private readonly appLogger: AppLogger) {}
 
   static forRoot(options: ObservabilityOptions): DynamicModule {
-    const appLogger = createAppLogger({ service: options.service, level: options.level });
+    const appLogger = createAppLogger({ service: options.service, level: options.level, format: options.format });
     return {
       module: ObservabilityModule,
       // Terminus logs a failed check at error level; a dependency outage is

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import pino from 'pino';
-import { createAppLogger, loggerOptions, registerAccessLog } from './logging';
+import { createAppLogger, loggerOptions, prettyLines, PRETTY_OPTIONS, registerAccessLog } from './logging';
 import { MetricsAuth } from './metrics-auth';
 import { MetricsRegistry, registerQueueDepthGauge } from './metrics-registry';
 import { withTimeout } from './timeout';
@@ -21,30 +21,87 @@ function capture(lines: Record<string, any>[]) {
   return pino(options, stream);
 }
 
+/** What a careless log call could pass: credentials, codes and contact data, beside fields that may be logged. */
+const SENSITIVE_LINE = {
+  req: {
+    headers: { authorization: 'eyJ.jwt.sig', cookie: 'sid=1', 'x-twilio-signature': 'sig', 'api-client-key': 'client-1' },
+    body: { token: '123456' },
+  },
+  approver: { phone_number: '+5511999990000', email: 'a@example.com', name: 'Maria' },
+  account: { approvers: [{ phone_number: '+5511999990000' }] },
+  token: '654321',
+  secret: 's3cret',
+  body: { anything: true },
+};
+const SENSITIVE_VALUES = ['eyJ.jwt.sig', 'sid=1', '"sig"', '123456', '+5511999990000', 'a@example.com', '654321', 's3cret', 'anything'];
+
 describe('log configuration', () => {
   it('redacts credentials and contact data wherever a log call puts them, and never keeps a body', () => {
     const lines: Record<string, any>[] = [];
-    capture(lines).info(
-      {
-        req: {
-          headers: { authorization: 'eyJ.jwt.sig', cookie: 'sid=1', 'x-twilio-signature': 'sig', 'api-client-key': 'client-1' },
-          body: { token: '123456' },
-        },
-        approver: { phone_number: '+5511999990000', email: 'a@example.com', name: 'Maria' },
-        account: { approvers: [{ phone_number: '+5511999990000' }] },
-        token: '654321',
-        secret: 's3cret',
-        body: { anything: true },
-      },
-      'hello',
-    );
+    capture(lines).info(SENSITIVE_LINE, 'hello');
     const text = JSON.stringify(lines);
-    for (const value of ['eyJ.jwt.sig', 'sid=1', '"sig"', '123456', '+5511999990000', 'a@example.com', '654321', 's3cret', 'anything']) {
-      expect(text).not.toContain(value);
-    }
+    for (const value of SENSITIVE_VALUES) expect(text).not.toContain(value);
     expect(lines[0]).toMatchObject({ level: 'info', service: 'test', msg: 'hello', approver: { name: 'Maria' } });
     expect(lines[0].req.headers['api-client-key']).toBe('client-1');
     expect(lines[0].req.headers.authorization).toBe('[redacted]');
+  });
+});
+
+describe('pretty log format (LOG_FORMAT=pretty)', () => {
+  // Colours depend on the terminal the tests run in: compare the text without them.
+  // eslint-disable-next-line no-control-regex
+  const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, '');
+  const prettyApp = () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'applog-pretty-')), 'out.log');
+    const app = createAppLogger({ service: 'test', level: 'info', format: 'pretty', dest: file });
+    return { app, read: () => (app.flush(), plain(readFileSync(file, 'utf8'))) };
+  };
+
+  it('writes the same redacted objects as the JSON format: no credential, code or contact data', () => {
+    const { app, read } = prettyApp();
+    app.logger.info({ ...SENSITIVE_LINE, context: 'Demo' }, 'hello');
+    const text = read();
+    for (const value of SENSITIVE_VALUES) expect({ value, logged: text.includes(value) }).toEqual({ value, logged: false });
+    expect(text).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: \[Demo\] hello /);
+    expect(text).toContain('"approver":{"phone_number":"[redacted]","email":"[redacted]","name":"Maria"}');
+    expect(text).toContain('"token":"[redacted]"');
+    expect(text.trimEnd().split('\n')).toHaveLength(1);
+  });
+
+  it('formats what the JSON format would write, field for field (the pretty stream only formats)', () => {
+    const json: Record<string, any>[] = [];
+    capture(json).warn({ ...SENSITIVE_LINE, requestId: 'req-1' }, 'same');
+    const formatted: string[] = [];
+    pino(
+      loggerOptions({ service: 'test', level: 'info' }),
+      prettyLines({ write: (text: string) => formatted.push(plain(text)) }, { ...PRETTY_OPTIONS, ignore: 'time,pid,hostname' }),
+    ).warn({ ...SENSITIVE_LINE, requestId: 'req-1' }, 'same');
+    // Everything but the time, the level, the message and the process, as the JSON line has it.
+    const { time: _time, level: _level, msg: _msg, pid: _pid, hostname: _hostname, ...fields } = json[0];
+    expect(formatted).toEqual([`WARN: same ${JSON.stringify(fields)}\n`]);
+  });
+
+  it('shows an access line as method, url, status and time, and never a header the JSON line leaves out', async () => {
+    const { app, read } = prettyApp();
+    const fastify = Fastify();
+    registerAccessLog(fastify, app.logger);
+    fastify.get('/things/:id', async () => ({ ok: true }));
+    await fastify.inject({ method: 'GET', url: '/things/7?x=1', headers: { authorization: 'Bearer eyJ.secret.sig', cookie: 'sid=2' } });
+    await fastify.close();
+    const text = read();
+    expect(text).toMatch(/INFO: request completed GET \/things\/7\?x=1 → 200 \(\d+(\.\d+)? ms\) \{"requestId":"[^"]+"\}\n$/);
+    for (const value of ['eyJ.secret.sig', 'sid=2']) expect(text).not.toContain(value);
+  });
+
+  it('is refused with the fix named when pino-pretty is not installed', () => {
+    jest.isolateModules(() => {
+      jest.doMock('pino-pretty', () => {
+        throw Object.assign(new Error("Cannot find module 'pino-pretty'"), { code: 'MODULE_NOT_FOUND' });
+      });
+      const logging = jest.requireActual<typeof import('./logging')>('./logging');
+      expect(() => logging.prettyLines({ write: () => undefined })).toThrow(/LOG_FORMAT=pretty needs the pino-pretty package.*set LOG_FORMAT=json/);
+    });
+    jest.dontMock('pino-pretty');
   });
 });
 

@@ -20,6 +20,7 @@ export class ApiObservabilityModule {
         ObservabilityModule.forRoot({
           service: 'device-2fa-api',
           level: config.logLevel,
+          format: config.logFormat,
           metricsToken: config.metricsToken,
         }),
       ],

@@ -6,7 +6,7 @@ import { WorkerHealthController } from './worker-health.controller';
 import { WorkerMetrics } from './worker-metrics';
 
 export const workerObservability = (config: WorkerConfig) => ({
-  imports: [ObservabilityModule.forRoot({ service: 'device-2fa-worker', level: config.logLevel, metricsToken: config.metricsToken })],
+  imports: [ObservabilityModule.forRoot({ service: 'device-2fa-worker', level: config.logLevel, format: config.logFormat, metricsToken: config.metricsToken })],
   controllers: [WorkerHealthController],
   providers: [WorkerMetrics, DispatchObserver],
 });
