@@ -314,7 +314,15 @@ describe('DeviceRepository on Redis', () => {
   it("arms from the store alone: the device's account, channel, approver and code nonce come from the dispatch record", async () => {
     const dev = await newDevice({ channel: 'email' });
     const armed = await armJob(dev, 123_000, 2);
-    expect(armed).toEqual({ outcome: 'armed', accountKey: 'acc-1', deviceKey: dev.deviceKey, channel: 'email', codeNonce: dev.codeNonce, approver });
+    expect(armed).toEqual({
+      outcome: 'armed',
+      accountKey: 'acc-1',
+      deviceKey: dev.deviceKey,
+      channel: 'email',
+      codeNonce: dev.codeNonce,
+      approver,
+      requestedAtMs: dev.nowMs,
+    });
     expect(await redis.hmget(keys.device('acc-1', dev.deviceKey), 'token_nonce', 'token_expires_at', 'token_dispatch_id')).toEqual([
       dev.codeNonce,
       '123000',
