@@ -285,7 +285,7 @@ async function runTarget(stack: Stack, t: Target, signed: SignedHttpRequest[]): 
     await clearQueue(t.queue);
   }
   if (result.non2xx || result.errors)
-    notes.push(`${t.label} run of ${signed.length}: ${result.non2xx} non-2xx (${describeFailures(result)}), ${result.errors} errors`);
+    notes.push(`${t.label}, run of ${signed.length}: ${result.non2xx} non-2xx (${describeFailures(result)}), ${result.errors} errors`);
   // A reference refusing valid requests is not doing the job it stands for.
   if (t.id !== 'api' && result.non2xx > 0) throw new Error(`${t.label} refused valid requests: ${describeFailures(result)}`);
   if (t.id !== 'api' && queued !== undefined && queued !== result.ok) {
@@ -327,6 +327,7 @@ async function assertRefusesForgeries(targets: Target[], sample: SignedHttpReque
  * each round, so no one always runs on a warmer or cooler machine.
  */
 async function measureTargets(
+  caseId: string,
   stack: Stack,
   pool: CryptoPool,
   devices: BenchDevice[],
@@ -359,7 +360,7 @@ async function measureTargets(
   for (const t of targets) {
     const c = cpu[t.id];
     notes.push(
-      `${t.label}: median CPU µs per request, process / redis / autocannon: ${cpuText({ target: median(c.map((x) => x.target)), redis: median(c.map((x) => x.redis)), loadgen: median(c.map((x) => x.loadgen)) })}`,
+      `${caseId}, ${t.label}: median CPU µs per request, process / redis / autocannon: ${cpuText({ target: median(c.map((x) => x.target)), redis: median(c.map((x) => x.redis)), loadgen: median(c.map((x) => x.loadgen)) })}`,
     );
   }
   const rps = (id: string) => results[id].map((x) => x.rps);
@@ -427,7 +428,7 @@ async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], de
   const client = clients[0];
   const sampleJwts = sample.filter((s) => s.headers['api-client-key'] === client.clientKey).map((s) => s.headers.authorization);
   const ceiling: number[] = [];
-  const m = await measureTargets(stack, pool, devices, [api, peers.floor, peers.typical], { warm: 600, min: 500 }, async () => {
+  const m = await measureTargets('1a', stack, pool, devices, [api, peers.floor, peers.typical], { warm: 600, min: 500 }, async () => {
     ceiling.push((await pool.verifyLoop(client.publicKeyPem, sampleJwts, 2000)) * CORES);
   });
   const subject = 'api resend, ES512';
@@ -483,7 +484,7 @@ async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], qu
   try {
     const sample = await pool.sign(resendRequests(devices, 1, { at: 0 }));
     await assertRefusesForgeries([api, peers.floor, peers.typical], sample[0]);
-    m = await measureTargets(stack, pool, devices, [api, peers.floor, peers.typical, ...context], { warm: 1500, min: 1000 });
+    m = await measureTargets('1b', stack, pool, devices, [api, peers.floor, peers.typical, ...context], { warm: 1500, min: 1000 });
   } finally {
     await Promise.all([bare.proc.stop(), express.proc.stop(), expressQ.proc.stop()]);
     await Promise.all([bareQueue.close(), expressQueue.close()]);
