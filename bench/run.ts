@@ -9,6 +9,7 @@
  *   npm run bench -- --quick           # 1 round, short runs (about a minute)
  *   npm run bench -- --cases 1a,1b --rounds 5 --seconds 8
  *   npm run bench -- --latency-ms 50 --concurrency 10,50,200 --connections 50
+ *   npm run bench -- --cases 3 --connections 100 --bursts 20
  */
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, cpus, totalmem } from 'node:os';
