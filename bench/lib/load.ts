@@ -1,8 +1,9 @@
 /**
  * Load generators. Closed loop (autocannon, N connections) for throughput:
  * every request is taken from a pool signed beforehand and sent once, and the
- * run ends when the pool is used up. Open loop (a fixed rate, whatever the
- * answers' timing) for the dispatch latency case.
+ * run ends when the pool is used up. Open loop (Poisson arrivals at a mean
+ * rate, whatever the answers' timing) and bursts (many requests at once) for
+ * the dispatch latency case.
  */
 import autocannon from 'autocannon';
 import { Agent, request } from 'node:http';
@@ -79,40 +80,66 @@ export interface OpenLoopSample {
   status: number;
 }
 
-/** Sends the pool at `rate` requests/s (open loop), at most `maxInFlight` at once; resolves with one sample per request. */
-export async function openLoop(baseUrl: string, pool: SignedHttpRequest[], rate: number, maxInFlight = 256): Promise<OpenLoopSample[]> {
+/** Sends one request; resolves with its sample (status 0 for a transport error). */
+function sendOne(url: URL, r: SignedHttpRequest, agent: Agent): Promise<OpenLoopSample> {
+  const sentAt = Date.now();
+  return new Promise((resolve) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method: r.method, path: r.path, headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) }, agent },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', () => resolve({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status: 0 }));
+    req.end(r.body);
+  });
+}
+
+export interface OpenLoopOptions {
+  /** `poisson`: exponential inter-arrival times of mean 1/rate (independent arrivals); `fixed`: one every 1/rate. */
+  arrivals?: 'poisson' | 'fixed';
+  maxInFlight?: number;
+}
+
+/** Sends the pool at `rate` requests/s on average (open loop), at most `maxInFlight` at once; resolves with one sample per request. */
+export async function openLoop(baseUrl: string, pool: SignedHttpRequest[], rate: number, options: OpenLoopOptions = {}): Promise<OpenLoopSample[]> {
+  const { arrivals = 'poisson', maxInFlight = 256 } = options;
   const url = new URL(baseUrl);
   const agent = new Agent({ keepAlive: true, maxSockets: maxInFlight });
-  const samples: OpenLoopSample[] = [];
   const start = performance.now();
-  const pending: Promise<void>[] = [];
+  const pending: Promise<OpenLoopSample>[] = [];
+  let due = start;
   for (let i = 0; i < pool.length; i++) {
-    const due = start + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    const r = pool[i];
-    const sentAt = Date.now();
-    pending.push(
-      new Promise<void>((resolve) => {
-        const req = request(
-          { host: url.hostname, port: url.port, method: r.method, path: r.path, headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) }, agent },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              samples.push({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status: res.statusCode ?? 0 });
-              resolve();
-            });
-          },
-        );
-        req.on('error', () => {
-          samples.push({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status: 0 });
-          resolve();
-        });
-        req.end(r.body);
-      }),
-    );
+    pending.push(sendOne(url, pool[i], agent));
+    due += arrivals === 'poisson' ? (-Math.log(1 - Math.random()) * 1000) / rate : 1000 / rate;
   }
-  await Promise.all(pending);
+  const samples = await Promise.all(pending);
   agent.destroy();
   return samples;
+}
+
+/**
+ * A client for bursts: keep-alive connections, as many as a burst holds, so
+ * a burst after the first one opens none.
+ */
+export class BurstClient {
+  private readonly url: URL;
+  private readonly agent: Agent;
+
+  constructor(baseUrl: string, size: number) {
+    this.url = new URL(baseUrl);
+    this.agent = new Agent({ keepAlive: true, maxSockets: size, maxFreeSockets: size });
+  }
+
+  /** Fires every request of `burst` at once (without waiting for any answer); resolves with their samples. */
+  fire(burst: SignedHttpRequest[]): Promise<OpenLoopSample[]> {
+    return Promise.all(burst.map((r) => sendOne(this.url, r, this.agent)));
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
 }

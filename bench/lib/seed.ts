@@ -129,3 +129,37 @@ export function dispatchQueue(redis: RedisClient, prefix: string, parked = false
   queue.on('error', () => undefined);
   return queue;
 }
+
+/**
+ * The same clients, accounts and devices in the key layout of the "typical"
+ * reference (bench/references/nest-typical.ts): hashes under `keyPrefix`, one
+ * per client, account and device, as that reference reads them.
+ */
+export async function seedTypicalStore(redis: RedisClient, keyPrefix: string, clients: BenchClient[], devices: BenchDevice[]): Promise<void> {
+  const createdAt = new Date().toISOString();
+  let pipeline = redis.pipeline();
+  for (const c of clients) pipeline.hset(`${keyPrefix}:client:${c.clientKey}`, { client_key: c.clientKey, public_key: c.publicKeyPem, alg: c.alg });
+  for (let i = 0; i < devices.length; i++) {
+    const d = devices[i];
+    pipeline.hset(`${keyPrefix}:account:${d.accountKey}`, {
+      client_key: d.client.clientKey,
+      status: 'active',
+      kind: 'regular',
+      approver_document: d.approver.document_number,
+      approver_phone: d.approver.phone_number,
+      approver_email: d.approver.email,
+    });
+    pipeline.hset(`${keyPrefix}:device:${d.deviceKey}`, {
+      account_key: d.accountKey,
+      status: 'pending_2fa_approval',
+      contact_type: 'sms',
+      failed_attempts: '0',
+      created_at: createdAt,
+    });
+    if (i % 1000 === 999) {
+      await pipeline.exec();
+      pipeline = redis.pipeline();
+    }
+  }
+  await pipeline.exec();
+}
