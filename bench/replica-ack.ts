@@ -8,14 +8,16 @@
  * devices. Each round runs the signed resend requests closed-loop (autocannon)
  * at high concurrency (throughput) and at one connection (latency), each
  * setting in turn, the one going first alternating between rounds; every 202
- * must have queued a job of its own. Prints one table of medians and writes
- * bench/results/replica-ack.json. Bounded in time; stops by itself.
+ * must have queued a job of its own. Prints one table of medians (for =1 also
+ * the median of each round's own ratio and difference to =0: the two runs of
+ * a round are seconds apart, so they share the machine's load of the moment)
+ * and writes bench/results/replica-ack.json. Bounded in time; stops by itself.
  *
  *   npm run bench:replica-ack
  *   npm run bench:replica-ack -- --rounds 5 --seconds 6 --connections 50,1
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -248,7 +250,8 @@ interface Summary {
   pairedRpsRatio?: number;
   p50DiffMs?: number;
   p99DiffMs?: number;
-  meanDiffMs?: number;
+  /** The median of each round's own difference of mean time per request. */
+  pairedMeanDiffMs?: number;
 }
 
 function summarise(figures: RunFigures[]): Summary[] {
@@ -275,7 +278,9 @@ function summarise(figures: RunFigures[]): Summary[] {
         s.pairedRpsRatio = round2(median(pairs));
         s.p50DiffMs = s.p50 - base[0].p50;
         s.p99DiffMs = s.p99 - base[0].p99;
-        s.meanDiffMs = round2(s.meanMs - base[0].meanMs);
+        // The mean time per request is fine-grained enough to compare round by round, as the req/s are.
+        const diffs = fs.map((f) => f.meanMs - (figures.find((g) => g.connections === connections && g.setting === 0 && g.round === f.round)?.meanMs ?? NaN));
+        s.pairedMeanDiffMs = round2(median(diffs));
       }
       base.push(s);
       out.push({ ...s, rps: Math.round(s.rps) });
@@ -297,7 +302,7 @@ function table(summary: Summary[]): string {
     'paired ratio',
     'Δ p50',
     'Δ p99',
-    'Δ mean',
+    'paired Δ mean',
     'CPU µs/req api/primary/replica',
     'not 202',
   ];
@@ -312,7 +317,7 @@ function table(summary: Summary[]): string {
     s.pairedRpsRatio === undefined ? '' : `${s.pairedRpsRatio.toFixed(2)}×`,
     signed(s.p50DiffMs),
     signed(s.p99DiffMs),
-    signed(s.meanDiffMs, 2),
+    signed(s.pairedMeanDiffMs, 2),
     `${s.cpuUs.api}/${s.cpuUs.primary}/${s.cpuUs.replica}`,
     `${s.refused} of ${s.requests}`,
   ]);
@@ -325,6 +330,8 @@ function table(summary: Summary[]): string {
 
 async function main(): Promise<void> {
   const started = Date.now();
+  // The machine's 1-minute load average before and after: how much else ran meanwhile.
+  const loadBefore = round2(loadavg()[0]);
   log(`machine: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}; process logs in ${LOG_DIR} (removed after a successful run)`);
   log(`options: ${JSON.stringify(opt)}`);
   const primary = await startRedis([], 'redis-primary');
@@ -401,7 +408,14 @@ async function main(): Promise<void> {
   const checked = figures.length > 0 && figures.every((f) => missingJobs(f) === undefined);
   const out = {
     date: new Date().toISOString(),
-    machine: { cores: CORES, cpu: cpus()[0]?.model ?? '', memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, redis: redisVersion },
+    machine: {
+      cores: CORES,
+      cpu: cpus()[0]?.model ?? '',
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      node: process.version,
+      redis: redisVersion,
+      loadAverage1m: { before: loadBefore, after: round2(loadavg()[0]) },
+    },
     options: { ...opt, ackCommand: waitAof ? 'WAITAOF' : 'WAIT', replicaAppendonly: waitAof },
     durationS: Math.round((Date.now() - started) / 1000),
     every202QueuedItsJob: checked,
