@@ -154,22 +154,27 @@ export async function waitForHttp(url: string, proc: Proc, timeoutMs = 20_000): 
 
 export interface RedisServer {
   url: string;
+  port: number;
   proc: Proc;
   stop(): Promise<void>;
 }
 
-/** A throw-away redis-server on a free loopback port, no persistence (the same for the service and the references). */
-export async function startRedis(): Promise<RedisServer> {
+/**
+ * A throw-away redis-server on a free loopback port, no persistence (the same
+ * for the service and the references); `extraArgs` come last and win (e.g.
+ * `--replicaof 127.0.0.1 PORT`).
+ */
+export async function startRedis(extraArgs: string[] = [], name = 'redis'): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bench-redis-'));
-  const log = logFd('redis');
+  const log = logFd(name);
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction', '--dir', dir, ...extraArgs],
     { stdio: ['ignore', log.fd, log.fd] },
   );
   closeSync(log.fd);
-  const proc = new Proc('redis', child, log.path);
+  const proc = new Proc(name, child, log.path);
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   probe.on('error', () => undefined);
@@ -188,6 +193,7 @@ export async function startRedis(): Promise<RedisServer> {
   probe.disconnect();
   return {
     url,
+    port,
     proc,
     stop: async () => {
       await proc.stop();
