@@ -54,10 +54,12 @@ class ConnectionsModule implements OnApplicationShutdown {
 export class WorkerModule {
   static forRoot(config: WorkerConfig): DynamicModule {
     const observability = workerObservability(config);
-    // One processor per send queue, each with its provider's rate. With tracing on, a send queue's jobs and their
-    // processing are traced (the process span continues the trace the job's options carry); the repair's are not.
+    // One processor per send queue, each with its provider's rate.
+    const processors = DISPATCH_CHANNELS.map((channel) => dispatchProcessor(channel, dispatchWorkerOptions(config, channel)));
+    // With tracing on, the send queues' jobs and their processing are traced (@nestjs/bullmq gives a queue's
+    // telemetry to its processor's worker, whose process span continues the trace the job's options carry); the
+    // repair's are not.
     const telemetry = queueTelemetry();
-    const processors = DISPATCH_CHANNELS.map((channel) => dispatchProcessor(channel, { ...dispatchWorkerOptions(config, channel), telemetry }));
     return {
       module: WorkerModule,
       imports: [
