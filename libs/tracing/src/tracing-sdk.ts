@@ -38,7 +38,7 @@ const INTERNAL = 0;
  * starts no trace of its own: those spans are not recorded. Everything in a
  * trace (a job's add, its processing, a queue operation made by a request) is.
  */
-class TracesOnlyTracer implements Tracer<Context> {
+export class TracesOnlyTracer implements Tracer<Context> {
   constructor(private readonly inner: Tracer<Context>) {}
 
   startSpan(name: string, options?: SpanOptions, parent?: Context): Span<Context> {
