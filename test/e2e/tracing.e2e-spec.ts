@@ -90,6 +90,9 @@ describe('tracing', () => {
   describe('with an OTLP endpoint (http/json)', () => {
     const collector = new FakeOtlpCollector();
     const awsSecret = `e2e-tracing-aws-${randomBytes(16).toString('hex')}`;
+    /** Sent in a query string, which no span may keep. */
+    const querySecret = randomBytes(12).toString('hex');
+    const queriedPath = `/account/${randomUUID()}/device/${randomUUID()}`;
     let stack: Stack | undefined;
     let twilioUrl: string;
     let run: Run;
@@ -108,6 +111,8 @@ describe('tracing', () => {
       });
       twilioUrl = stack.twilio.url;
       run = await resendBySms(stack);
+      // Unsigned, so refused; its span is recorded all the same.
+      expect((await http(`${stack.apiUrl}${queriedPath}?token=${querySecret}`, { method: 'GET' })).status).toBe(400);
       const stopping = stack;
       stack = undefined;
       await stopping.stop(); // exports what is still buffered
@@ -176,10 +181,38 @@ describe('tracing', () => {
       expect(run.jwts).toHaveLength(2);
       expect(run.jwts.flatMap((jwt) => jwt.split('.')).filter((part) => exported.includes(part)).length).toBe(0);
       const basic = Buffer.from(`${FAKE_TWILIO_ACCOUNT_SID}:${FAKE_TWILIO_AUTH_TOKEN}`).toString('base64');
-      const secrets = [FAKE_TWILIO_AUTH_TOKEN, basic, awsSecret, ADMIN_TOKEN, TOKEN_HASH_SECRET];
+      const secrets = [FAKE_TWILIO_AUTH_TOKEN, basic, awsSecret, ADMIN_TOKEN, TOKEN_HASH_SECRET, querySecret];
       expect(secrets.filter((s) => exported.includes(s)).map((s) => s.slice(0, 6))).toEqual([]);
+      const queried = collector.spans.filter((s) => s.attributes['url.path'] === queriedPath);
+      expect(queried.map((s) => s.name)).toEqual(['GET /account/:account_key/device/:device_key']);
       const keys = collector.spans.flatMap((s) => Object.keys(s.attributes));
       expect(keys.filter((k) => /header|body|query/.test(k))).toEqual([]);
+    });
+  });
+
+  describe('with an OTLP endpoint and no protocol named', () => {
+    const collector = new FakeOtlpCollector();
+    let stack: Stack | undefined;
+
+    beforeAll(async () => {
+      await collector.start();
+      stack = await Stack.start({ label: 'tracing-proto', startWorker: false, env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.url } });
+      await stack.newClient(); // one request the api traces
+      const stopping = stack;
+      stack = undefined;
+      await stopping.stop();
+    }, 60_000);
+
+    afterAll(async () => {
+      await stack?.stop();
+      await collector.stop();
+    });
+
+    it('exports OTLP/HTTP protobuf, the standard default', () => {
+      expect(collector.requests.length).toBeGreaterThan(0);
+      expect(collector.requests.map((r) => `${r.method} ${r.path} ${r.headers['content-type']}`)).toEqual(
+        collector.requests.map(() => 'POST /v1/traces application/x-protobuf'),
+      );
     });
   });
 
