@@ -46,11 +46,27 @@ export function tracingStarted(): boolean {
   return running !== undefined;
 }
 
-/** Sends the spans still buffered and stops the SDK (on shutdown); nothing when tracing is off. */
-export async function stopTracing(): Promise<void> {
+/** How long a shutdown waits for the collector to take the last spans. */
+export const TRACING_STOP_DEADLINE_MS = 5_000;
+
+/**
+ * Sends the spans still buffered and stops the SDK (on shutdown), waiting
+ * for the collector at most `deadlineMs`: an unreachable one must not hold
+ * up a graceful stop. Nothing when tracing is off.
+ */
+export async function stopTracing(deadlineMs = TRACING_STOP_DEADLINE_MS): Promise<void> {
   const stopping = running;
   running = undefined;
-  await stopping?.shutdown();
+  if (!stopping) return;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, deadlineMs);
+  });
+  try {
+    await Promise.race([stopping.shutdown().catch(() => undefined), deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
