@@ -120,7 +120,22 @@ describe('every doc', () => {
   scan('libs');
   scan('apps');
   const OTHERS = ['TEST_REDIS_URL', 'API_URL', 'FUZZ_SEED', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'UV_THREADPOOL_SIZE'];
-  const known = new Set([...SETTINGS.api, ...SETTINGS.worker, ...codeNames, ...OTHERS]);
+  /** Read by the OpenTelemetry SDK (docs/operations.md, "Tracing"). */
+  const OPENTELEMETRY = [
+    'OTEL_EXPORTER_OTLP_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    'OTEL_EXPORTER_OTLP_HEADERS',
+    'OTEL_SERVICE_NAME',
+    'OTEL_RESOURCE_ATTRIBUTES',
+    'OTEL_TRACES_SAMPLER',
+    'OTEL_TRACES_SAMPLER_ARG',
+    'OTEL_BSP_SCHEDULE_DELAY',
+    'OTEL_BSP_MAX_QUEUE_SIZE',
+    'OTEL_SDK_DISABLED',
+    'OTEL_TRACES_EXPORTER',
+  ];
+  const known = new Set([...SETTINGS.api, ...SETTINGS.worker, ...codeNames, ...OTHERS, ...OPENTELEMETRY]);
 
   it.each(DOCS)('%s names no setting the schema lacks', (doc) => {
     const named = [...read(doc).matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`/g)].map((m) => m[1]);

@@ -6,6 +6,7 @@ import { Logger as PinoLogger } from 'nestjs-pino';
 import { startupLine, type ApiConfig } from '@lib/config';
 import { APP_LOGGER, logProcessWarnings, registerAccessLog, type AppLogger } from '@lib/observability';
 import { whenReady } from '@lib/store';
+import { nameRequestSpan, tracingStarted } from '@lib/tracing';
 import { ApiModule } from './api.module';
 import { setupApiDocs } from './docs/docs.setup';
 import { fastifyOptions, registerJsonBodyParser } from './http/fastify-setup';
@@ -26,6 +27,13 @@ export async function createApi(config: ApiConfig): Promise<NestFastifyApplicati
   });
   app.useLogger(app.get(PinoLogger));
   registerAccessLog(adapter.getInstance(), app.get<AppLogger>(APP_LOGGER).logger);
+  if (tracingStarted()) {
+    // The request's span is named after the route it matched (libs/tracing).
+    adapter.getInstance().addHook('onRequest', (request, _reply, done) => {
+      nameRequestSpan(request.method, request.routeOptions.url);
+      done();
+    });
+  }
   setupApiDocs(app, config); // /docs, when DOCS_ENABLED
   app.enableShutdownHooks();
   return app;

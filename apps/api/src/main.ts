@@ -1,4 +1,5 @@
 import './runtime-tuning';
+import './tracing';
 import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { loadConfigOrExit } from '@lib/config';

@@ -1,4 +1,5 @@
 import './runtime-tuning';
+import './tracing';
 import 'reflect-metadata';
 import { loadConfigOrExit } from '@lib/config';
 import { startWorker } from './bootstrap';

@@ -10,6 +10,7 @@ import { DISPATCH_CHANNELS, DISPATCH_QUEUES, REPAIR_QUEUE } from '@lib/dispatch-
 import { TokenCrypto } from '@lib/domain';
 import { EMAIL_SENDER, SMS_SENDER, createEmailSender, createSmsSender } from '@lib/notifications';
 import { DeviceRepository, RedisKeys, createRedis } from '@lib/store';
+import { queueTelemetry } from '@lib/tracing';
 import { DISPATCH_PROCESSORS, dispatchProcessor, dispatchWorkerOptions, type DispatchProcessor } from './dispatch.processor';
 import { timedEmailSender, timedSmsSender } from './observability/timed-senders';
 import { workerObservability } from './observability/worker-observability';
@@ -55,6 +56,10 @@ export class WorkerModule {
     const observability = workerObservability(config);
     // One processor per send queue, each with its provider's rate.
     const processors = DISPATCH_CHANNELS.map((channel) => dispatchProcessor(channel, dispatchWorkerOptions(config, channel)));
+    // With tracing on, the send queues' jobs and their processing are traced (@nestjs/bullmq gives a queue's
+    // telemetry to its processor's worker, whose process span continues the trace the job's options carry); the
+    // repair's are not.
+    const telemetry = queueTelemetry();
     return {
       module: WorkerModule,
       imports: [
@@ -63,7 +68,7 @@ export class WorkerModule {
           inject: [REDIS, RedisKeys],
           useFactory: (connection: Redis, keys: RedisKeys) => ({ connection, prefix: keys.queuePrefix }),
         }),
-        BullModule.registerQueue(...DISPATCH_CHANNELS.map((channel) => ({ name: DISPATCH_QUEUES[channel] })), { name: REPAIR_QUEUE }),
+        BullModule.registerQueue(...DISPATCH_CHANNELS.map((channel) => ({ name: DISPATCH_QUEUES[channel], telemetry })), { name: REPAIR_QUEUE }),
         ...observability.imports,
       ],
       controllers: observability.controllers,

@@ -1,10 +1,12 @@
 /**
- * Logging, metrics endpoint and health-check machinery for one app. Each app
- * imports it once and adds its own metrics and health controller.
+ * Logging, metrics endpoint and health-check machinery for one app, and the
+ * flush of its traces on shutdown. Each app imports it once and adds its own
+ * metrics and health controller.
  */
-import { Inject, Module, type DynamicModule, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
+import { stopTracing } from '@lib/tracing';
 import { createAppLogger, loggerParams, type AppLogger, type LoggingOptions } from './logging';
 import { MetricsAuth } from './metrics-auth';
 import { MetricsController } from './metrics.controller';
@@ -19,7 +21,7 @@ export interface ObservabilityOptions extends LoggingOptions {
 }
 
 @Module({})
-export class ObservabilityModule implements OnModuleDestroy {
+export class ObservabilityModule implements OnModuleDestroy, OnApplicationShutdown {
   constructor(@Inject(APP_LOGGER) private readonly appLogger: AppLogger) {}
 
   static forRoot(options: ObservabilityOptions): DynamicModule {
@@ -45,5 +47,10 @@ export class ObservabilityModule implements OnModuleDestroy {
    */
   onModuleDestroy(): void {
     this.appLogger.writeThrough();
+  }
+
+  /** The last step: the spans still buffered are exported (when tracing is on, libs/tracing). */
+  async onApplicationShutdown(): Promise<void> {
+    await stopTracing();
   }
 }

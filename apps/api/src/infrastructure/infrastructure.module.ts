@@ -12,6 +12,7 @@ import type { RedisClient as Redis } from '@lib/store';
 import { TokenCrypto } from '@lib/domain';
 import type { ApiConfig } from '@lib/config';
 import { DISPATCH_CHANNELS, DISPATCH_QUEUES } from '@lib/dispatch-contract';
+import { queueTelemetry } from '@lib/tracing';
 import { ClientCache, DeviceRepository, DirectoryRepository, RedisKeys, ReplayGuard, ReplicaAck, createRedis } from '@lib/store';
 import { DispatchQueue } from './dispatch-queue';
 import { WriteAcknowledgement } from './write-ack';
@@ -64,7 +65,8 @@ export class InfrastructureModule implements OnModuleInit {
           inject: [QUEUE_REDIS, RedisKeys],
           useFactory: (connection: Redis, keys: RedisKeys) => ({ connection, prefix: keys.queuePrefix }),
         }),
-        BullModule.registerQueue(...DISPATCH_CHANNELS.map((channel) => ({ name: DISPATCH_QUEUES[channel] }))),
+        // With tracing on, adding a job records its span and puts the trace context in the job's options.
+        BullModule.registerQueue(...DISPATCH_CHANNELS.map((channel) => ({ name: DISPATCH_QUEUES[channel], telemetry: queueTelemetry() }))),
       ],
       providers: [
         { provide: TokenCrypto, useValue: new TokenCrypto(config.tokenHashSecret, config.tokenPolicy) },
