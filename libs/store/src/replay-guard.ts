@@ -18,7 +18,7 @@ export interface RecordsReadWithReplayCheck {
  * KEYS: replay, account, device. ARGV: lifetime in ms.
  * Returns 0 on a replay, else { 1, account JSON or false, device hash fields }.
  */
-const FIRST_USE_READING = new LuaScript(
+export const FIRST_USE_READING = new LuaScript(
   'first_use_reading',
   `
 if not redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 0 end
