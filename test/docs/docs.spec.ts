@@ -119,7 +119,16 @@ describe('every doc', () => {
   };
   scan('libs');
   scan('apps');
-  const OTHERS = ['TEST_REDIS_URL', 'API_URL', 'FUZZ_SEED', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'UV_THREADPOOL_SIZE'];
+  const OTHERS = [
+    'TEST_REDIS_URL',
+    'API_URL',
+    'FUZZ_SEED',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'UV_THREADPOOL_SIZE',
+    'NODE_OPTIONS',
+  ];
   const known = new Set([...SETTINGS.api, ...SETTINGS.worker, ...codeNames, ...OTHERS]);
 
   it.each(DOCS)('%s names no setting the schema lacks', (doc) => {
