@@ -119,7 +119,16 @@ describe('every doc', () => {
   };
   scan('libs');
   scan('apps');
-  const OTHERS = ['TEST_REDIS_URL', 'API_URL', 'FUZZ_SEED', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'UV_THREADPOOL_SIZE'];
+  const OTHERS = [
+    'TEST_REDIS_URL',
+    'API_URL',
+    'FUZZ_SEED',
+    'AWS_ACCESS_KEY_ID',
+    'AWS_SECRET_ACCESS_KEY',
+    'AWS_SESSION_TOKEN',
+    'UV_THREADPOOL_SIZE',
+    'NODE_OPTIONS',
+  ];
   /** Read by the OpenTelemetry SDK (docs/operations.md, "Tracing"). */
   const OPENTELEMETRY = [
     'OTEL_EXPORTER_OTLP_ENDPOINT',

@@ -71,6 +71,8 @@ const LISTED_NAME = /^[a-z][a-z0-9-]{0,63}$/;
 /** Fields that must never reach a log line, at the top level or one level down. */
 const SENSITIVE_FIELDS = ['authorization', 'token', 'password', 'secret', 'phone_number', 'email', 'approvers', 'body'];
 
+const REDACTED = '[redacted]';
+
 export const REDACT_PATHS: string[] = [
   'req.headers.authorization',
   'req.headers["proxy-authorization"]',
@@ -114,7 +116,7 @@ export function loggerOptions(options: LoggingOptions): LoggerOptions {
     base: { service: options.service, pid: process.pid, hostname: hostname() },
     timestamp: stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    redact: { paths: REDACT_PATHS, censor: REDACTED },
   };
 }
 
@@ -232,6 +234,11 @@ function accessLogHeaders(headers: IncomingHttpHeaders): { headers: Record<strin
  * log themselves.
  */
 export function registerAccessLog(fastify: FastifyInstance, logger: Logger): void {
+  // The line is built from allow-listed fields only (accessLogHeaders), so
+  // the `redact` list never finds anything in it: written through a child
+  // without that list, it reads the same and costs a fraction of the CPU
+  // (the redaction walk was most of the line's cost; `npm run bench`).
+  const access = logger.child({}, { redact: { paths: [], censor: REDACTED } });
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const url = request.url;
     if (!OPS_PATH.test(url)) {
@@ -242,8 +249,8 @@ export function registerAccessLog(fastify: FastifyInstance, logger: Logger): voi
         res: { statusCode: status },
         responseTimeMs: Math.round(reply.elapsedTime * 100) / 100,
       };
-      if (status >= 500) logger.warn(line, 'request completed');
-      else logger.info(line, 'request completed');
+      if (status >= 500) access.warn(line, 'request completed');
+      else access.info(line, 'request completed');
     }
     done();
   });

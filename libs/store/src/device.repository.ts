@@ -387,7 +387,8 @@ export class DeviceRepository {
   }
 }
 
-function toDevice(deviceKey: string, raw: Record<string, string>): Device | undefined {
+/** A device from its hash's fields (HGETALL); undefined when there is no such device. */
+export function toDevice(deviceKey: string, raw: Record<string, string>): Device | undefined {
   if (!raw.account_key || !isDeviceStatus(raw.status)) return undefined;
   return {
     deviceKey,

@@ -6,16 +6,31 @@
 import { Injectable, createParamDecorator, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { DomainError, ErrorCodes } from '@lib/domain';
-import { ClientCache } from '@lib/store';
+import { ClientCache, type RecordsReadWithReplayCheck } from '@lib/store';
+import { routeReadsDevice } from '../http/sends-token';
 import { RequestVerifier, unauthenticated } from './request-verifier';
 
 declare module 'fastify' {
   interface FastifyRequest {
     clientKey?: string;
+    /** The account and device the path names, read with the replay check (routes marked `readsDevice`). */
+    authReads?: RecordsReadWithReplayCheck;
   }
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** The path keys' form (device.schemas.ts UuidV4); anything else is refused by the route's validation, after authentication. */
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+/** The canonical account and device keys of the path, when the route reads both and both are well-formed. */
+function readAlong(req: FastifyRequest): { accountKey: string; deviceKey: string } | undefined {
+  if (!routeReadsDevice(req)) return undefined;
+  const params = req.params as Record<string, string | undefined>;
+  const accountKey = params.account_key;
+  const deviceKey = params.device_key;
+  if (!accountKey || !deviceKey || !UUID_V4.test(accountKey) || !UUID_V4.test(deviceKey)) return undefined;
+  return { accountKey: accountKey.toLowerCase(), deviceKey: deviceKey.toLowerCase() };
+}
 
 function header(req: FastifyRequest, name: string): string | undefined {
   const value = req.headers[name];
@@ -41,13 +56,14 @@ export class ClientAuthGuard implements CanActivate {
     if (!client) throw new DomainError(ErrorCodes.unknownClient, {}, { api_client_key: clientKey });
     if (!authorization) throw unauthenticated('AUTHORIZATION header missing');
 
-    await this.verifier.verify({
+    req.authReads = await this.verifier.verify({
       clientKey: client.clientKey,
       publicKeyPem: client.publicKey,
       authorization,
       method: req.method,
       path: req.url.split('?', 1)[0],
       rawBody: req.rawBody,
+      readAlong: readAlong(req),
     });
     req.clientKey = client.clientKey;
     return true;

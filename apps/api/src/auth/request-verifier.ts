@@ -10,7 +10,7 @@ import { Injectable, Inject } from '@nestjs/common';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { ApiConfig } from '@lib/config';
 import { AUTH_FAILURE_DETAILS, DomainError, ErrorCodes, type AuthFailureReason } from '@lib/domain';
-import { ReplayGuard } from '@lib/store';
+import { ReplayGuard, type RecordsReadWithReplayCheck } from '@lib/store';
 import { UnsupportedKeyError, algorithmForKey, parseSignatureTimestamp, payloadMd5Matches, type RequestSigningAlg } from '@lib/request-signing';
 import { APP_CONFIG } from '../infrastructure/tokens';
 import { signatureDigest } from './signature-identity';
@@ -47,6 +47,12 @@ export interface SignedRequest {
   method: string;
   path: string;
   rawBody: Buffer | undefined;
+  /**
+   * The account and device the request names (canonical keys), when its
+   * route reads both: read in the replay check's round trip, on a first use
+   * only, and returned by verify.
+   */
+  readAlong?: { accountKey: string; deviceKey: string };
 }
 
 /** A JWS in compact serialization: three base64url segments (the signature empty for `alg: none`), no padding, nothing else. */
@@ -76,7 +82,8 @@ export class RequestVerifier {
     private readonly replays: ReplayGuard,
   ) {}
 
-  async verify(req: SignedRequest, nowMs = Date.now()): Promise<void> {
+  /** Resolves once the request is authenticated, with the records `req.readAlong` asked for; throws GDF000014 otherwise. */
+  async verify(req: SignedRequest, nowMs = Date.now()): Promise<RecordsReadWithReplayCheck | undefined> {
     const registered = this.keyFor(req.publicKeyPem);
     const jwt = req.authorization.startsWith('Bearer ') ? req.authorization.slice(7) : req.authorization;
 
@@ -117,7 +124,14 @@ export class RequestVerifier {
     // so a re-spelt copy or an ECDSA-malleated twin is a replay, while two
     // fresh signatures over identical claims are two requests.
     const digest = signatureDigest(req.clientKey, registered.alg, jwt.slice(jwt.lastIndexOf('.') + 1));
-    if (!(await this.replays.firstUse(digest, replayMemoryMs(this.config)))) throw unauthenticated('signature already used');
+    const ttlMs = replayMemoryMs(this.config);
+    if (req.readAlong) {
+      const records = await this.replays.firstUseReading(digest, ttlMs, req.readAlong.accountKey, req.readAlong.deviceKey);
+      if (!records) throw unauthenticated('signature already used');
+      return records;
+    }
+    if (!(await this.replays.firstUse(digest, ttlMs))) throw unauthenticated('signature already used');
+    return undefined;
   }
 
   private keyFor(pem: string): RegisteredKey {

@@ -40,7 +40,7 @@ export class DeviceController {
 
   @Patch(':device_key/resend_token')
   @HttpCode(202)
-  @SendsToken()
+  @SendsToken({ readsDevice: true })
   resend(
     @ClientKey() clientKey: string,
     @AccountKey() accountKey: string,
@@ -48,7 +48,7 @@ export class DeviceController {
     @Body(new ZodPipe(ResendTokenBody, '')) body: ResendTokenBody,
     @Req() req: FastifyRequest,
   ) {
-    return this.resendToken.execute({ clientKey, accountKey, deviceKey, contactType: body.contact_type, requestId: req.id });
+    return this.resendToken.execute({ clientKey, accountKey, deviceKey, contactType: body.contact_type, requestId: req.id, read: req.authReads });
   }
 
   @Put(':device_key/validate')

@@ -6,7 +6,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ApiConfig } from '@lib/config';
 import { DeviceStatus, DomainError, ErrorCodes, type ContactType } from '@lib/domain';
-import { DeviceRepository, DirectoryRepository } from '@lib/store';
+import { DeviceRepository, DirectoryRepository, type RecordsReadWithReplayCheck } from '@lib/store';
 import { APP_CONFIG } from '../infrastructure/tokens';
 import { checkAccount } from './account-access';
 import { statusResponse, type DeviceStatusResponse } from './device-response';
@@ -19,6 +19,8 @@ export interface ResendTokenCommand {
   /** Absent: the channel the device was created with. */
   contactType?: ContactType;
   requestId: string;
+  /** The account and device as authentication read them (the replay check's round trip); read here when absent. */
+  read?: RecordsReadWithReplayCheck;
 }
 
 @Injectable()
@@ -31,8 +33,11 @@ export class ResendTokenUseCase {
   ) {}
 
   async execute(cmd: ResendTokenCommand): Promise<DeviceStatusResponse> {
-    // Both reads are in flight at once.
-    const [accountRecord, device] = await Promise.all([this.directory.getAccount(cmd.accountKey), this.devices.get(cmd.accountKey, cmd.deviceKey)]);
+    const [accountRecord, device] =
+      cmd.read && cmd.read.accountKey === cmd.accountKey && cmd.read.deviceKey === cmd.deviceKey
+        ? [cmd.read.account, cmd.read.device]
+        : // Both reads are in flight at once.
+          await Promise.all([this.directory.getAccount(cmd.accountKey), this.devices.get(cmd.accountKey, cmd.deviceKey)]);
     const account = checkAccount(accountRecord, cmd.clientKey);
     if (!device || device.accountKey !== cmd.accountKey) throw new DomainError(ErrorCodes.deviceNotFound);
     // Early answers for the common refusals; the send request re-checks atomically.
