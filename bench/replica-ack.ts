@@ -25,7 +25,7 @@ import Redis from 'ioredis';
 import type { Queue } from 'bullmq';
 import { CryptoPool, type RequestToSign } from './lib/crypto-pool';
 import { closedLoop, type ClosedLoopResult } from './lib/load';
-import { LOG_DIR, ROOT, freePort, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
+import { LOG_DIR, ROOT, freePort, imageNodeOptions, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
 import { dispatchQueue, registerClients, seedDevices, type BenchDevice } from './lib/seed';
 
 // ---------------------------------------------------------------- options ---
@@ -126,6 +126,7 @@ async function startApi(redisUrl: string, setting: Setting): Promise<Api> {
   const proc = startNode(`api-ack${setting}`, join(opt.dist, 'apps', 'api', 'main.js'), {
     // Production settings, as in `npm run bench`.
     NODE_ENV: 'production',
+    NODE_OPTIONS: imageNodeOptions(),
     HOST: '127.0.0.1',
     PORT: String(port),
     REDIS_URL: redisUrl,

@@ -21,7 +21,20 @@ import { Queue } from 'bullmq';
 import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { CryptoPool, type RequestToSign, type SignedHttpRequest } from './lib/crypto-pool';
 import { BurstClient, closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
-import { FakeProviders, LOG_DIR, ROOT, freePort, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
+import {
+  FakeProviders,
+  LOG_DIR,
+  ROOT,
+  freePort,
+  imageNodeOptions,
+  killAll,
+  sleep,
+  startNode,
+  startRedis,
+  waitForHttp,
+  type Proc,
+  type RedisServer,
+} from './lib/services';
 import { dispatchQueue, registerClients, seedDevices, seedTypicalStore, type BenchClient, type BenchDevice } from './lib/seed';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN } from '../test/fakes';
 
@@ -121,8 +134,9 @@ interface Stack {
 
 async function serviceEnv(redisUrl: string, fakes: FakeProviders): Promise<Record<string, string>> {
   return {
-    // Production settings: real secrets, real providers (pointed at the fakes).
+    // Production settings: the image's node options, real secrets, real providers (pointed at the fakes).
     NODE_ENV: 'production',
+    NODE_OPTIONS: imageNodeOptions(),
     HOST: '127.0.0.1',
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: PREFIX,

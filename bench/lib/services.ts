@@ -14,6 +14,13 @@ export { freePort };
 
 export const ROOT = join(__dirname, '..', '..');
 
+/** The node options the image runs both apps with (the Dockerfile's `ENV NODE_OPTIONS=`), so that the apps are measured as deployed. */
+export function imageNodeOptions(): string {
+  const line = /^ENV NODE_OPTIONS=(.+)$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  if (!line) throw new Error('the Dockerfile sets no NODE_OPTIONS');
+  return line[1].trim();
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
