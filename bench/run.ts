@@ -51,6 +51,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '50' },
     'worker-concurrency': { type: 'string', default: '50' },
     bursts: { type: 'string', default: '10' },
+    'paced-rate': { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'bench', 'results', 'latest.json') },
     dist: { type: 'string', default: join(ROOT, 'dist') },
     'node-args': { type: 'string', default: '' },
@@ -71,6 +72,7 @@ if (flags.help) {
       '  --connections N         autocannon connections for case 1, requests per burst in case 3b (default 50)',
       '  --worker-concurrency N  WORKER_CONCURRENCY of the worker in case 3 (default 50)',
       '  --bursts N              bursts of --connections requests per round in case 3b (default 10)',
+      '  --paced-rate R          arrivals per second in case 3a (default: half of min(api, worker) as measured)',
       '  --out FILE              JSON output (default bench/results/latest.json)',
       '  --dist DIR              built apps to measure (default dist/; another build for before/after)',
       '  --node-args=ARGS        extra node options for the api and worker (e.g. --node-args=--cpu-prof)',
@@ -90,6 +92,7 @@ const opt = {
   connections: Number(flags.connections),
   case3Concurrency: Number(flags['worker-concurrency']),
   bursts: Number(flags.bursts),
+  pacedRate: flags['paced-rate'] === undefined ? undefined : Number(flags['paced-rate']),
   dist: flags.dist!,
   nodeArgs: flags['node-args']!.split(' ').filter(Boolean),
   env: Object.fromEntries(
@@ -682,13 +685,33 @@ interface BurstRun {
  * given the same number of jobs at once (addBulk) at the same concurrency and
  * provider latency; who goes first alternates.
  */
+/** Requests per second the api and the worker sustain together: `count` resends closed-loop, first request to last provider arrival. */
+async function endToEndRate(stack: Stack, pool: CryptoPool, clients: BenchClient[], queue: Queue, parked: Queue, count: number): Promise<number> {
+  const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count, parked);
+  const signed = await pool.sign(resendRequests(devices, count, { at: 0 }));
+  await stack.fakes.collect();
+  const startedAt = Date.now();
+  const result = await closedLoop(stack.apiUrl!, signed, opt.connections);
+  const arrivals = await collectArrivals(stack.fakes, result.ok);
+  await waitDrained(queue);
+  await clearQueue(queue);
+  return result.ok / ((Math.max(...arrivals.map((a) => a.t)) - startedAt) / 1000);
+}
+
 async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], queue: Queue, parked: Queue, apiRps: number, workerRps: number) {
-  const max = Math.min(apiRps, workerRps);
-  const rate = Math.max(10, Math.round(max / 2));
   const seconds = Math.max(5, opt.seconds * 2);
   const c = opt.case3Concurrency;
-  log(`case 3a: dispatch latency, Poisson arrivals at ${rate} req/s (half of min(api ${apiRps.toFixed(0)}, worker ${workerRps.toFixed(0)})) for ${seconds} s`);
   const worker = await startWorker(stack, c);
+  // The sustainable rate is the api's and the worker's together, on the same cores: requests fired closed-loop with the
+  // worker running, counted from the first request to the last provider arrival (each alone would overstate it).
+  const sustainable = await endToEndRate(stack, pool, clients, queue, parked, Math.min(15_000, Math.round(Math.min(apiRps, workerRps) * opt.seconds)));
+  const rate = opt.pacedRate ?? Math.max(10, Math.round(sustainable / 2));
+  log(
+    `case 3a: dispatch latency, Poisson arrivals at ${rate} req/s (half of ${sustainable.toFixed(0)} req/s sustained end to end; alone: api ${apiRps.toFixed(0)}, worker ${workerRps.toFixed(0)}) for ${seconds} s`,
+  );
+  notes.push(
+    `3a: sustained end to end (api and worker together) ${sustainable.toFixed(0)} req/s; alone api ${apiRps.toFixed(0)} req/s, worker ${workerRps.toFixed(0)} jobs/s`,
+  );
   const rawPrefix = 'bench-raw3:bull';
   const raw = await startReference(`raw-worker-case3`, 'raw-worker.ts', {
     REDIS_URL: stack.redis.url,
