@@ -8,8 +8,8 @@
  *   once; libuv's default of 4 threads would leave cores idle on a larger
  *   machine. UV_THREADPOOL_SIZE set in the
  *   environment wins.
- * - V8's old generation may grow to at most twice the live heap between full
- *   collections (`--heap-growing-percent=100`). By default V8 lets it grow up
+ * - V8's old generation may grow to at most one and a half times the live heap between full
+ *   collections (`--heap-growing-percent=50`). By default V8 lets it grow up
  *   to four times when allocation is fast, which a busy api is: its live heap
  *   is about 40 MB, yet it peaked near 250 MB RSS under load, mostly garbage
  *   (measured with `npm run bench`). A `--heap-growing-percent` given to node wins.
@@ -23,4 +23,4 @@ import { setFlagsFromString } from 'node:v8';
 if (!process.env.UV_THREADPOOL_SIZE) process.env.UV_THREADPOOL_SIZE = String(Math.max(4, availableParallelism()));
 
 const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('heap-growing-percent'));
-if (!given) setFlagsFromString('--heap-growing-percent=100');
+if (!given) setFlagsFromString('--heap-growing-percent=50');

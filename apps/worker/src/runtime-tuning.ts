@@ -2,8 +2,8 @@
  * Process-wide settings made before anything else runs (main.ts imports this
  * first):
  *
- * - V8's old generation may grow to at most twice the live heap between
- *   full collections (`--heap-growing-percent=100`): by default V8 lets it
+ * - V8's old generation may grow to at most one and a half times the live heap between
+ *   full collections (`--heap-growing-percent=50`): by default V8 lets it
  *   grow up to four times when allocation is fast, and a worker sending
  *   hundreds of messages a second allocates fast; its live heap is about
  *   40 MB, yet it peaked near 270 MB RSS at concurrency 200, mostly garbage
@@ -16,4 +16,4 @@
 import { setFlagsFromString } from 'node:v8';
 
 const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ''].some((arg) => arg.includes('heap-growing-percent'));
-if (!given) setFlagsFromString('--heap-growing-percent=100');
+if (!given) setFlagsFromString('--heap-growing-percent=50');
