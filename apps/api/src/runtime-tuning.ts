@@ -15,7 +15,7 @@
  *   (measured with `npm run bench`). A `--heap-growing-percent` given to node wins.
  * - V8's young generation is not sized here: its maximum can only be given
  *   at start-up, so the image (`NODE_OPTIONS`) and `npm run start:*` give
- *   `--max-semi-space-size=8` (docs/operations.md, "Processes").
+ *   `--max-semi-space-size=8` (docs/operations.md, "Deploy").
  */
 import { availableParallelism } from 'node:os';
 import { setFlagsFromString } from 'node:v8';

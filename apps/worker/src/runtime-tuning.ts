@@ -11,7 +11,7 @@
  *   node wins.
  * - V8's young generation is not sized here: its maximum can only be given
  *   at start-up, so the image (`NODE_OPTIONS`) and `npm run start:*` give
- *   `--max-semi-space-size=8` (docs/operations.md, "Processes").
+ *   `--max-semi-space-size=8` (docs/operations.md, "Deploy").
  */
 import { setFlagsFromString } from 'node:v8';
 
