@@ -17,8 +17,7 @@
  * Pure: no application, no Redis. The api serves it at /docs (docs.setup.ts);
  * `npm run openapi` writes it to openapi.json, which a test keeps in step.
  */
-import { RequestMethod, type Type } from '@nestjs/common';
-import { HTTP_CODE_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { Controller, Get, HttpCode, RequestMethod, type Type } from '@nestjs/common';
 import type { OpenAPIObject, OperationObject, ParameterObject, PathsObject, ResponsesObject, SchemaObject } from '@nestjs/swagger';
 import { z } from 'zod';
 import { ERROR_CATALOG, envelopeFor, type ErrorCode } from '@lib/domain';
@@ -34,22 +33,49 @@ export interface RouteInfo {
   status: number;
 }
 
+/**
+ * The metadata keys Nest's route decorators write, learnt from the public
+ * decorators themselves: each applied once to a probe, the key is the one
+ * holding the probe's value. Nest's own constants are not public API.
+ */
+const NEST_KEYS = (() => {
+  const keyHolding = (target: object, value: unknown) => {
+    const key = Reflect.getMetadataKeys(target).find((k) => Reflect.getMetadata(k, target) === value);
+    if (key === undefined) throw new Error(`no Nest metadata key holds ${String(value)}`);
+    return key as string;
+  };
+  class Probe {
+    handler(): void {}
+  }
+  const descriptor = Object.getOwnPropertyDescriptor(Probe.prototype, 'handler')!;
+  Controller('probe-base')(Probe);
+  Get('probe-path')(Probe.prototype, 'handler', descriptor);
+  HttpCode(299)(Probe.prototype, 'handler', descriptor);
+  const handler = descriptor.value as object;
+  return {
+    controllerPath: keyHolding(Probe, 'probe-base'),
+    path: keyHolding(handler, 'probe-path'),
+    method: keyHolding(handler, RequestMethod.GET),
+    httpCode: keyHolding(handler, 299),
+  };
+})();
+
 /** The controllers' routes, as Nest registers them. */
 export function routesOf(controller: Type<unknown>): RouteInfo[] {
-  const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
+  const base = String(Reflect.getMetadata(NEST_KEYS.controllerPath, controller) ?? '');
   const proto = controller.prototype as Record<string, unknown>;
   return Object.getOwnPropertyNames(proto).flatMap((handler) => {
     const fn = proto[handler];
     if (typeof fn !== 'function' || handler === 'constructor') return [];
-    const sub = Reflect.getMetadata(PATH_METADATA, fn) as string | undefined;
-    const methodCode = Reflect.getMetadata(METHOD_METADATA, fn) as RequestMethod | undefined;
+    const sub = Reflect.getMetadata(NEST_KEYS.path, fn) as string | undefined;
+    const methodCode = Reflect.getMetadata(NEST_KEYS.method, fn) as RequestMethod | undefined;
     if (sub === undefined || methodCode === undefined) return [];
     const method = RequestMethod[methodCode].toLowerCase();
     const joined = `/${[base, sub]
       .map((p) => p.replace(/^\/+|\/+$/g, ''))
       .filter(Boolean)
       .join('/')}`;
-    const status = (Reflect.getMetadata(HTTP_CODE_METADATA, fn) as number | undefined) ?? (method === 'post' ? 201 : 200);
+    const status = (Reflect.getMetadata(NEST_KEYS.httpCode, fn) as number | undefined) ?? (method === 'post' ? 201 : 200);
     return [{ controller, handler, method, path: joined.replace(/:([A-Za-z0-9_]+)/g, '{$1}'), status }];
   });
 }
