@@ -23,10 +23,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import type { Queue } from 'bullmq';
-import { CryptoPool, type RequestToSign } from './lib/crypto-pool';
+import { CryptoPool } from './lib/crypto-pool';
 import { closedLoop, type ClosedLoopResult } from './lib/load';
-import { LOG_DIR, ROOT, freePort, imageNodeOptions, killAll, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
-import { dispatchQueue, registerClients, seedDevices, type BenchDevice } from './lib/seed';
+import { LOG_DIR, ROOT, freePort, killAll, productionEnv, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
+import { dispatchQueue, registerClients, resendRequests, seedDevices, type BenchDevice } from './lib/seed';
 
 // ---------------------------------------------------------------- options ---
 
@@ -79,7 +79,6 @@ const ADMIN_TOKEN = randomBytes(32).toString('hex');
 const TOKEN_HASH_SECRET = randomBytes(32).toString('hex');
 const BOARD_PASSWORD = randomBytes(32).toString('hex');
 const PREFIX = 'bench';
-const RESEND_BODY = JSON.stringify({ contact_type: 'sms' });
 
 const log = (msg: string) => process.stdout.write(`[replica-ack ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 const median = (xs: number[]) => {
@@ -124,46 +123,14 @@ interface Api {
 async function startApi(redisUrl: string, setting: Setting): Promise<Api> {
   const port = await freePort();
   const proc = startNode(`api-ack${setting}`, join(opt.dist, 'apps', 'api', 'main.js'), {
-    // Production settings, as in `npm run bench`.
-    NODE_ENV: 'production',
-    NODE_OPTIONS: imageNodeOptions(),
-    HOST: '127.0.0.1',
+    ...productionEnv(redisUrl, PREFIX, { ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD }),
     PORT: String(port),
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: PREFIX,
-    ADMIN_TOKEN,
-    TOKEN_HASH_SECRET,
-    BOARD_USERNAME: 'bench',
-    BOARD_PASSWORD,
-    // Every request does the whole job: a 1 s coalescing window (a device is
-    // asked again only seconds later) and caps far above what a run sends.
-    RESEND_COALESCE_SECONDS: '1',
-    SEND_LIMIT_PER_DEVICE: '1000000',
-    SEND_LIMIT_PER_DESTINATION: '1000000',
     REDIS_MIN_REPLICAS_ACK: String(setting),
     REDIS_REPLICAS_ACK_TIMEOUT_MS: String(opt.ackTimeoutMs),
   });
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/internal/clients`, proc);
   return { setting, proc, url };
-}
-
-/** `count` resend requests spread round-robin over the devices, so each device is asked again only after all the others. */
-function resendRequests(devices: BenchDevice[], count: number, cursor: { at: number }): RequestToSign[] {
-  const out: RequestToSign[] = [];
-  for (let i = 0; i < count; i++) {
-    const d = devices[cursor.at++ % devices.length];
-    out.push({
-      clientKey: d.client.clientKey,
-      privateKeyPem: d.client.privateKeyPem,
-      alg: d.client.alg,
-      method: 'PATCH',
-      path: `/account/${d.accountKey}/device/${d.deviceKey}/resend_token`,
-      body: RESEND_BODY,
-      deviceKey: d.deviceKey,
-    });
-  }
-  return out;
 }
 
 // ------------------------------------------------------------------- a run ---

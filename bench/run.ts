@@ -19,14 +19,14 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
-import { CryptoPool, type RequestToSign, type SignedHttpRequest } from './lib/crypto-pool';
+import { CryptoPool, type SignedHttpRequest } from './lib/crypto-pool';
 import { BurstClient, closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
 import {
   FakeProviders,
   LOG_DIR,
   ROOT,
   freePort,
-  imageNodeOptions,
+  productionEnv,
   killAll,
   sleep,
   startNode,
@@ -35,7 +35,7 @@ import {
   type Proc,
   type RedisServer,
 } from './lib/services';
-import { dispatchQueue, registerClients, seedDevices, seedTypicalStore, type BenchClient, type BenchDevice } from './lib/seed';
+import { dispatchQueue, registerClients, resendRequests, seedDevices, seedTypicalStore, type BenchClient, type BenchDevice } from './lib/seed';
 import { FAKE_TWILIO_ACCOUNT_SID, FAKE_TWILIO_AUTH_TOKEN } from '../test/fakes';
 
 // ---------------------------------------------------------------- options ---
@@ -137,16 +137,8 @@ interface Stack {
 
 async function serviceEnv(redisUrl: string, fakes: FakeProviders): Promise<Record<string, string>> {
   return {
-    // Production settings: the image's node options, real secrets, real providers (pointed at the fakes).
-    NODE_ENV: 'production',
-    NODE_OPTIONS: imageNodeOptions(),
-    HOST: '127.0.0.1',
-    REDIS_URL: redisUrl,
-    REDIS_KEY_PREFIX: PREFIX,
-    ADMIN_TOKEN,
-    TOKEN_HASH_SECRET,
-    BOARD_USERNAME: 'bench',
-    BOARD_PASSWORD,
+    ...productionEnv(redisUrl, PREFIX, { ADMIN_TOKEN, TOKEN_HASH_SECRET, BOARD_PASSWORD }),
+    // Real providers, pointed at the fakes.
     TWILIO_ACCOUNT_SID: FAKE_TWILIO_ACCOUNT_SID,
     TWILIO_AUTH_TOKEN: FAKE_TWILIO_AUTH_TOKEN,
     TWILIO_FROM_NUMBER: '+15005550006',
@@ -156,12 +148,6 @@ async function serviceEnv(redisUrl: string, fakes: FakeProviders): Promise<Recor
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE0000',
     AWS_SECRET_ACCESS_KEY: 'fake-aws-secret-key-0123456789abcdefghij',
-    // Every request must do the whole job: a 1 s coalescing window (each
-    // device is asked again only seconds later) and caps far above what a run
-    // sends. The Lua script still checks and records both, as always.
-    RESEND_COALESCE_SECONDS: '1',
-    SEND_LIMIT_PER_DEVICE: '1000000',
-    SEND_LIMIT_PER_DESTINATION: '1000000',
     WORKER_HTTP_HOST: '127.0.0.1',
     WORKER_HTTP_PORT: String(await freePort()),
     ...opt.env,
@@ -197,26 +183,6 @@ async function startReference(name: string, file: string, env: Record<string, st
 }
 
 // -------------------------------------------------------- request pools ---
-
-const RESEND_BODY = JSON.stringify({ contact_type: 'sms' });
-
-/** `count` resend requests spread round-robin over the devices, so each device is asked again only after all the others. */
-function resendRequests(devices: BenchDevice[], count: number, cursor: { at: number }): RequestToSign[] {
-  const out: RequestToSign[] = [];
-  for (let i = 0; i < count; i++) {
-    const d = devices[cursor.at++ % devices.length];
-    out.push({
-      clientKey: d.client.clientKey,
-      privateKeyPem: d.client.privateKeyPem,
-      alg: d.client.alg,
-      method: 'PATCH',
-      path: `/account/${d.accountKey}/device/${d.deviceKey}/resend_token`,
-      body: RESEND_BODY,
-      deviceKey: d.deviceKey,
-    });
-  }
-  return out;
-}
 
 async function clearQueue(queue: Queue): Promise<void> {
   await queue.obliterate({ force: true }).catch(async () => {
@@ -431,6 +397,20 @@ async function startPeers(stack: Stack, clients: BenchClient[]): Promise<Peers> 
   };
 }
 
+/** The api's p50 beside the floor's (no target). */
+function floorP50Row(caseId: string, subject: string, m: { p50: (id: string) => number[] }, floorLabel: string): void {
+  rows.push({
+    case: caseId,
+    subject,
+    metric: 'p50 ms',
+    value: median(m.p50('api')),
+    reference: floorLabel,
+    referenceValue: median(m.p50('floor')),
+    rounds: m.p50('api'),
+    referenceRounds: m.p50('floor'),
+  });
+}
+
 function peerLatencyRows(caseId: string, m: { p50: (id: string) => number[]; p99: (id: string) => number[] }, peers: Target[]): void {
   for (const t of peers) {
     rows.push({ case: caseId, subject: t.label, metric: 'p50 / p99 ms', value: median(m.p50(t.id)), referenceValue: median(m.p99(t.id)), rounds: m.p50(t.id) });
@@ -458,16 +438,7 @@ async function case1a(stack: Stack, pool: CryptoPool, clients: BenchClient[], de
   addRatioRow({ case: '1a', subject, metric: 'req/s', rounds: apiRps, reference: peers.typical.label, referenceRounds: m.rps('typical') });
   addRatioRow({ case: '1a', subject, metric: 'req/s', rounds: apiRps, reference: `ES512 verify loop × ${CORES} cores`, referenceRounds: ceiling });
   addRatioRow({ case: '1a', subject, metric: 'p99 ms', rounds: m.p99('api'), reference: peers.floor.label, referenceRounds: m.p99('floor') });
-  rows.push({
-    case: '1a',
-    subject,
-    metric: 'p50 ms',
-    value: median(m.p50('api')),
-    reference: peers.floor.label,
-    referenceValue: median(m.p50('floor')),
-    rounds: m.p50('api'),
-    referenceRounds: m.p50('floor'),
-  });
+  floorP50Row('1a', subject, m, peers.floor.label);
   peerLatencyRows('1a', m, [peers.floor, peers.typical]);
   notes.push(`1a: ${(median(m.apiQueuedShare) * 100).toFixed(1)}% of the api's 202s queued a new job (the rest were coalesced)`);
 }
@@ -522,16 +493,7 @@ async function case1b(stack: Stack, pool: CryptoPool, devices: BenchDevice[], qu
     2,
     false,
   );
-  rows.push({
-    case: '1b',
-    subject,
-    metric: 'p50 ms',
-    value: median(m.p50('api')),
-    reference: peers.floor.label,
-    referenceValue: median(m.p50('floor')),
-    rounds: m.p50('api'),
-    referenceRounds: m.p50('floor'),
-  });
+  floorP50Row('1b', subject, m, peers.floor.label);
   for (const t of context) addRatioRow({ case: '1b', subject, metric: 'req/s', rounds: apiRps, reference: t.label, referenceRounds: m.rps(t.id) });
   peerLatencyRows('1b', m, [peers.floor, peers.typical, ...context]);
   notes.push(`1b: ${(median(m.apiQueuedShare) * 100).toFixed(1)}% of the api's 202s queued a new job (the rest were coalesced)`);

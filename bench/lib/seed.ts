@@ -10,6 +10,7 @@ import { DEFAULT_DATA_LIFETIMES, DEFAULT_TOKEN_POLICY, TokenCrypto, destinationO
 import { DeviceRepository, DirectoryRepository, RedisKeys, type RedisClient } from '@lib/store';
 import { DISPATCH_QUEUES, sendTokenJob } from '@lib/dispatch-contract';
 import { generateClientKeyPair, type ClientKeyKind, type RequestSigningAlg } from '@lib/request-signing';
+import type { RequestToSign } from './crypto-pool';
 
 export interface BenchClient {
   clientKey: string;
@@ -162,4 +163,24 @@ export async function seedTypicalStore(redis: RedisClient, keyPrefix: string, cl
     }
   }
   await pipeline.exec();
+}
+
+const RESEND_BODY = JSON.stringify({ contact_type: 'sms' });
+
+/** `count` resend requests spread round-robin over the devices, so each device is asked again only after all the others. */
+export function resendRequests(devices: BenchDevice[], count: number, cursor: { at: number }): RequestToSign[] {
+  const out: RequestToSign[] = [];
+  for (let i = 0; i < count; i++) {
+    const d = devices[cursor.at++ % devices.length];
+    out.push({
+      clientKey: d.client.clientKey,
+      privateKeyPem: d.client.privateKeyPem,
+      alg: d.client.alg,
+      method: 'PATCH',
+      path: `/account/${d.accountKey}/device/${d.deviceKey}/resend_token`,
+      body: RESEND_BODY,
+      deviceKey: d.deviceKey,
+    });
+  }
+  return out;
 }

@@ -21,6 +21,34 @@ export function imageNodeOptions(): string {
   return line[1].trim();
 }
 
+/** The secrets of one bench run (random each run). */
+export interface BenchSecrets {
+  ADMIN_TOKEN: string;
+  TOKEN_HASH_SECRET: string;
+  BOARD_PASSWORD: string;
+}
+
+/**
+ * The apps' settings in every bench: production mode with the image's node
+ * options and real secrets, and every request doing the whole job: a 1 s
+ * coalescing window (a device is asked again only seconds later) and caps far
+ * above what a run sends (the store's script still checks and records both).
+ */
+export function productionEnv(redisUrl: string, keyPrefix: string, secrets: BenchSecrets): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    NODE_OPTIONS: imageNodeOptions(),
+    HOST: '127.0.0.1',
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: keyPrefix,
+    ...secrets,
+    BOARD_USERNAME: 'bench',
+    RESEND_COALESCE_SECONDS: '1',
+    SEND_LIMIT_PER_DEVICE: '1000000',
+    SEND_LIMIT_PER_DESTINATION: '1000000',
+  };
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
