@@ -25,7 +25,20 @@ import Redis from 'ioredis';
 import type { Queue } from 'bullmq';
 import { CryptoPool } from './lib/crypto-pool';
 import { closedLoop, type ClosedLoopResult } from './lib/load';
-import { LOG_DIR, ROOT, freePort, killAll, productionEnv, sleep, startNode, startRedis, waitForHttp, type Proc, type RedisServer } from './lib/services';
+import {
+  LOG_DIR,
+  ROOT,
+  freePort,
+  killAll,
+  productionEnv,
+  stopOnSignals,
+  sleep,
+  startNode,
+  startRedis,
+  waitForHttp,
+  type Proc,
+  type RedisServer,
+} from './lib/services';
 import { dispatchQueue, registerClients, resendRequests, seedDevices, type BenchDevice } from './lib/seed';
 
 // ---------------------------------------------------------------- options ---
@@ -412,13 +425,7 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`bench interrupted (${signal}): stopping its processes\n`);
-    killAll();
-    process.exit(130);
-  });
-}
+stopOnSignals();
 // A hard bound on the whole run, whatever happens.
 setTimeout(() => {
   process.stderr.write(`bench stopped after ${opt.maxSeconds} s: stopping its processes (logs in ${LOG_DIR})\n`);

@@ -27,7 +27,7 @@ import {
   ROOT,
   freePort,
   productionEnv,
-  killAll,
+  stopOnSignals,
   sleep,
   startNode,
   startRedis,
@@ -946,12 +946,6 @@ async function main(): Promise<void> {
   process.exit(0);
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`bench interrupted (${signal}): stopping its processes\n`);
-    killAll();
-    process.exit(130);
-  });
-}
+stopOnSignals();
 
 void main();

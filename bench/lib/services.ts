@@ -60,6 +60,17 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 const live = new Set<Proc>();
 
 /** Kills every process still running (SIGKILL): for an interrupted bench. */
+/** On SIGINT or SIGTERM: every process the bench started is stopped, then the bench exits. */
+export function stopOnSignals(): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`bench interrupted (${signal}): stopping its processes\n`);
+      killAll();
+      process.exit(130);
+    });
+  }
+}
+
 export function killAll(): void {
   for (const p of live) if (p.running) p.child.kill('SIGKILL');
 }
