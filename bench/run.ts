@@ -251,10 +251,16 @@ interface CpuUs {
  * emptied: for a reference, the jobs queued must equal its 202s (it did the
  * work it is measured for), else the bench stops.
  */
-async function runTarget(stack: Stack, t: Target, signed: SignedHttpRequest[]): Promise<{ result: ClosedLoopResult; queued?: number; cpuUs: CpuUs }> {
+async function runTarget(
+  stack: Stack,
+  t: Target,
+  signed: SignedHttpRequest[],
+): Promise<{ result: ClosedLoopResult; queued?: number; cpuUs: CpuUs; commands: { command: string; calls: number; us: number }[] }> {
+  await stack.admin.config('RESETSTAT');
   const cpu0 = { target: t.proc.cpuMs(), redis: stack.redis.proc.cpuMs(), bench: process.cpuUsage() };
   const result = await closedLoop(t.url, signed, opt.connections);
   const benchCpu = process.cpuUsage(cpu0.bench);
+  const commands = commandTimes(await stack.admin.info('commandstats'), result.requests);
   // Where the machine's CPU went, per request: the target (all its threads), redis-server, and this process (autocannon).
   const cpuUs = {
     target: ((t.proc.cpuMs() - cpu0.target) * 1000) / result.requests,
@@ -275,7 +281,17 @@ async function runTarget(stack: Stack, t: Target, signed: SignedHttpRequest[]): 
   if (t.id !== 'api' && queued !== undefined && queued !== result.ok) {
     throw new Error(`${t.label}: ${result.ok} requests answered 202 but ${queued} jobs were queued; the reference did not do the work it is measured for`);
   }
-  return { result, queued, cpuUs };
+  return { result, queued, cpuUs, commands };
+}
+
+/** Redis's own time per request in each command (`INFO commandstats` after a `CONFIG RESETSTAT`), largest first. */
+function commandTimes(info: string, requests: number): { command: string; calls: number; us: number }[] {
+  const rows: { command: string; calls: number; us: number }[] = [];
+  for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    if (m[1] === 'config' || m[1] === 'info') continue;
+    rows.push({ command: m[1], calls: Number(m[2]) / requests, us: Number(m[3]) / requests });
+  }
+  return rows.sort((a, b) => b.us - a.us);
 }
 
 const cpuText = (c: CpuUs) => `${c.target.toFixed(0)} / redis ${c.redis.toFixed(0)} / autocannon ${c.loadgen.toFixed(0)}`;
@@ -322,6 +338,7 @@ async function measureTargets(
   const cursor = { at: 0 };
   const results: Record<string, ClosedLoopResult[]> = Object.fromEntries(targets.map((t) => [t.id, []]));
   const cpu: Record<string, CpuUs[]> = Object.fromEntries(targets.map((t) => [t.id, []]));
+  const commands: Record<string, { command: string; calls: number; us: number }[]> = {};
   const estimate: Record<string, number> = {};
   const apiQueuedShare: number[] = [];
   // Warm-up (JIT, connections, key caches) and the first estimates.
@@ -336,6 +353,7 @@ async function measureTargets(
       const run = await runTarget(stack, t, signed.slice(0, counts[t.id]));
       results[t.id].push(run.result);
       cpu[t.id].push(run.cpuUs);
+      commands[t.id] = run.commands;
       if (t.id === 'api') apiQueuedShare.push((run.queued ?? 0) / Math.max(1, run.result.ok));
       estimate[t.id] = run.result.rps;
     }
@@ -346,6 +364,11 @@ async function measureTargets(
     notes.push(
       `${caseId}, ${t.label}: median CPU µs per request, process / redis / autocannon: ${cpuText({ target: median(c.map((x) => x.target)), redis: median(c.map((x) => x.redis)), loadgen: median(c.map((x) => x.loadgen)) })}`,
     );
+    const byCommand = (commands[t.id] ?? []).filter((x) => x.us >= 0.5);
+    if (byCommand.length)
+      notes.push(
+        `${caseId}, ${t.label}: Redis's command time per request (last round): ${byCommand.map((x) => `${x.command} ${x.calls.toFixed(2)} calls ${x.us.toFixed(0)} µs`).join(', ')}`,
+      );
   }
   const rps = (id: string) => results[id].map((x) => x.rps);
   const p50 = (id: string) => results[id].map((x) => x.p50);
