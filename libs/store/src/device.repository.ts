@@ -20,7 +20,7 @@ import {
 } from './device.scripts';
 import type { Device, DeviceView, Dispatch, DispatchState } from './records';
 import type { RedisKeys } from './redis-keys';
-import { redisCall } from './lua-script';
+import { ScriptBatch, redisCall } from './lua-script';
 
 export interface DispatchRequest {
   accountKey: string;
@@ -127,10 +127,14 @@ export interface DeliveryReceipt {
 const eventJson = (status: DeviceStatus, at: string) => JSON.stringify({ new_status: status, event_date: at } satisfies StatusEvent);
 
 export class DeviceRepository {
+  private readonly dispatches: ScriptBatch;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.dispatches = new ScriptBatch(REQUEST_DISPATCH, redis);
+  }
 
   /**
    * Creates the device and records its first send, atomically; or resends.
@@ -139,8 +143,7 @@ export class DeviceRepository {
    */
   async requestDispatch(req: DispatchRequest, create?: NewDevice): Promise<DispatchRequestResult> {
     const nowIso = new Date(req.nowMs).toISOString();
-    const reply = (await REQUEST_DISPATCH.run(
-      this.redis,
+    const reply = (await this.dispatches.run(
       [
         this.keys.device(req.accountKey, req.deviceKey),
         this.keys.deviceEvents(req.accountKey, req.deviceKey),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import DataLoader from 'dataloader';
 import type { RedisClient as Redis } from './redis-connection';
 import { InfrastructureError } from '@lib/domain';
 
@@ -16,7 +17,7 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: readonly string[], args: readonly (string | number | Buffer)[]): Promise<unknown> {
+  async run(redis: Redis, keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     return redisCall(async () => {
       try {
         return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
@@ -25,6 +26,93 @@ export class LuaScript {
         return redis.eval(this.source, keys.length, ...keys, ...args);
       }
     });
+  }
+
+  /**
+   * The same script run over several calls in one invocation: each call's
+   * keys and arguments in turn, its reply (or its error) in its place. See
+   * ScriptBatch.
+   */
+  batched(): LuaScript {
+    return new LuaScript(
+      `${this.name} (batched)`,
+      `
+local function run(KEYS, ARGV)
+${this.source}
+end
+local calls = tonumber(ARGV[1])
+local replies = {}
+local k, a = 0, 1 + 2 * calls
+for i = 1, calls do
+  local keys, argv = {}, {}
+  for j = 1, tonumber(ARGV[1 + i]) do keys[j] = KEYS[k + j] end
+  for j = 1, tonumber(ARGV[1 + calls + i]) do argv[j] = ARGV[a + j] end
+  k = k + #keys
+  a = a + #argv
+  local ok, reply = pcall(run, keys, argv)
+  if not ok then
+    reply = type(reply) == 'table' and reply.err and reply or { err = tostring(reply) }
+  elseif reply == nil then
+    reply = false
+  end
+  replies[i] = reply
+end
+return replies
+`,
+    );
+  }
+}
+
+export type ScriptArg = string | number | Buffer;
+
+/**
+ * Runs one script on one connection for many callers, sending the calls made
+ * in the same turn of the event loop as one invocation of the script's batched
+ * form (at most `maxCalls`): one round trip, one command for Redis to read,
+ * run and answer, instead of one per call. Each call runs in order, as if
+ * alone, and gets its own reply or error; the batch is atomic as a whole.
+ * Under load this is where the api's Redis time goes down (docs/performance.md);
+ * a lone call waits only for the end of its turn (setImmediate).
+ */
+export class ScriptBatch {
+  private readonly batch: LuaScript;
+  private readonly loader: DataLoader<{ keys: readonly string[]; args: readonly ScriptArg[] }, unknown>;
+
+  constructor(
+    private readonly script: LuaScript,
+    private readonly redis: Redis,
+    maxCalls = 64,
+  ) {
+    this.batch = script.batched();
+    this.loader = new DataLoader((calls) => this.runAll(calls), { cache: false, maxBatchSize: maxCalls, batchScheduleFn: (send) => setImmediate(send) });
+  }
+
+  run(keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
+    return this.loader.load({ keys, args });
+  }
+
+  private async runAll(calls: readonly { keys: readonly string[]; args: readonly ScriptArg[] }[]): Promise<unknown[]> {
+    if (calls.length === 1) {
+      return this.script.run(this.redis, calls[0].keys, calls[0].args).then(
+        (reply) => [reply],
+        (err: unknown) => [err instanceof Error ? err : new Error(String(err))],
+      );
+    }
+    const keys: string[] = [];
+    const args: ScriptArg[] = [calls.length];
+    for (const c of calls) args.push(c.keys.length);
+    for (const c of calls) args.push(c.args.length);
+    for (const c of calls) {
+      keys.push(...c.keys);
+      args.push(...c.args);
+    }
+    let replies: unknown[];
+    try {
+      replies = (await this.batch.run(this.redis, keys, args)) as unknown[];
+    } catch (err) {
+      return calls.map(() => err as Error);
+    }
+    return replies.map((r) => (r instanceof Error ? new InfrastructureError('redis', { cause: r }) : r));
   }
 }
 

@@ -1,6 +1,6 @@
 import type { RedisClient as Redis } from './redis-connection';
 import type { RedisKeys } from './redis-keys';
-import { LuaScript, redisCall } from './lua-script';
+import { LuaScript, ScriptBatch, redisCall } from './lua-script';
 import { toDevice } from './device.repository';
 import type { Account, Device } from './records';
 
@@ -28,10 +28,14 @@ return { 1, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3]) }
 
 /** Remembers request signatures for as long as they could be accepted, so none is accepted twice. */
 export class ReplayGuard {
+  private readonly reading: ScriptBatch;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.reading = new ScriptBatch(FIRST_USE_READING, redis);
+  }
 
   /** True the first time a digest is seen within `ttlMs`; false on a replay. */
   async firstUse(signatureDigest: string, ttlMs: number): Promise<boolean> {
@@ -45,8 +49,7 @@ export class ReplayGuard {
    * False on a replay, which reads nothing.
    */
   async firstUseReading(signatureDigest: string, ttlMs: number, accountKey: string, deviceKey: string): Promise<RecordsReadWithReplayCheck | false> {
-    const reply = (await FIRST_USE_READING.run(
-      this.redis,
+    const reply = (await this.reading.run(
       [this.keys.replay(signatureDigest), this.keys.account(accountKey), this.keys.device(accountKey, deviceKey)],
       [ttlMs],
     )) as 0 | [1, string | null, string[]];
