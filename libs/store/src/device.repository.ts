@@ -127,13 +127,19 @@ export interface DeliveryReceipt {
 const eventJson = (status: DeviceStatus, at: string) => JSON.stringify({ new_status: status, event_date: at } satisfies StatusEvent);
 
 export class DeviceRepository {
+  // The scripts every send runs, batched (ScriptBatch): concurrent requests
+  // in the api and concurrent jobs in the worker share their invocations.
   private readonly dispatches: ScriptBatch;
+  private readonly arms: ScriptBatch;
+  private readonly sends: ScriptBatch;
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
     this.dispatches = new ScriptBatch(REQUEST_DISPATCH, redis);
+    this.arms = new ScriptBatch(ARM_TOKEN, redis);
+    this.sends = new ScriptBatch(MARK_SENT, redis);
   }
 
   /**
@@ -293,8 +299,7 @@ export class DeviceRepository {
    * dispatch by the script.
    */
   async armToken(req: ArmRequest): Promise<ArmResult> {
-    const [outcome, a, b, c, d, e, f] = (await ARM_TOKEN.run(
-      this.redis,
+    const [outcome, a, b, c, d, e, f] = (await this.arms.run(
       [this.keys.dispatch(req.jobId), this.keys.dispatch(req.data.dispatchId || req.jobId), this.keys.pendingDispatches],
       [
         req.jobId,
@@ -343,8 +348,7 @@ export class DeviceRepository {
     attempt: number,
   ): Promise<void> {
     const { provider, providerMessageId } = sent;
-    await MARK_SENT.run(
-      this.redis,
+    await this.sends.run(
       [this.keys.device(target.accountKey, target.deviceKey), this.keys.dispatch(target.dispatchId), this.keys.providerMessage(provider, providerMessageId)],
       [target.dispatchId, providerMessageId, new Date().toISOString(), expiresAtMs, attempt, provider, sent.ttlSeconds],
     );
