@@ -660,6 +660,8 @@ interface BurstRun {
   drainMs: number;
   /** Per job: the 202 (raw: the add's return) → its provider arrival, ms. */
   handoffs: number[];
+  /** First request sent → the last 202 (raw: the add → its return), ms. */
+  intakeMs: number;
 }
 
 /**
@@ -712,7 +714,16 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
   const p50s: number[] = [];
   const p99s: number[] = [];
   const sendP99s: number[] = [];
-  const burst = { drain: [] as number[], p50: [] as number[], p99: [] as number[], rawDrain: [] as number[], rawP50: [] as number[], rawP99: [] as number[] };
+  const burst = {
+    drain: [] as number[],
+    intake: [] as number[],
+    p50: [] as number[],
+    p99: [] as number[],
+    rawDrain: [] as number[],
+    rawIntake: [] as number[],
+    rawP50: [] as number[],
+    rawP99: [] as number[],
+  };
   try {
     for (let r = 0; r < opt.rounds + 1; r++) {
       const warm = r === 0;
@@ -763,6 +774,7 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
           const arrivalByDevice = new Map(arrivals.map((a) => [byPhone.get(a.to), a.t]));
           return {
             drainMs: Math.max(...arrivals.map((a) => a.t)) - Math.min(...samples.map((s) => s.sentAt)),
+            intakeMs: Math.max(...ok.map((s) => s.answeredAt)) - Math.min(...samples.map((s) => s.sentAt)),
             handoffs: ok.map((s) => (arrivalByDevice.get(s.deviceKey) ?? NaN) - s.answeredAt).filter(Number.isFinite),
           };
         };
@@ -776,7 +788,7 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
           const added = Date.now();
           const arrivals = await collectArrivals(stack.fakes, jobs.length);
           await waitDrained(rawQueue);
-          return { drainMs: Math.max(...arrivals.map((a) => a.t)) - t0, handoffs: arrivals.map((a) => a.t - added) };
+          return { drainMs: Math.max(...arrivals.map((a) => a.t)) - t0, intakeMs: added - t0, handoffs: arrivals.map((a) => a.t - added) };
         };
         if ((r + b) % 2 === 0) {
           ours.push(await runOurs());
@@ -792,12 +804,14 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
       const pooled = (runs: BurstRun[]) => runs.flatMap((x) => x.handoffs);
       burst.drain.push(median(ours.map((x) => x.drainMs)));
       burst.rawDrain.push(median(theirs.map((x) => x.drainMs)));
+      burst.intake.push(median(ours.map((x) => x.intakeMs)));
+      burst.rawIntake.push(median(theirs.map((x) => x.intakeMs)));
       burst.p50.push(percentile(pooled(ours), 50));
       burst.p99.push(percentile(pooled(ours), 99));
       burst.rawP50.push(percentile(pooled(theirs), 50));
       burst.rawP99.push(percentile(pooled(theirs), 99));
       log(
-        `  round ${r}: drain median ${burst.drain.at(-1)} ms (raw ${burst.rawDrain.at(-1)} ms); 202 → provider p50 ${burst.p50.at(-1)} ms, p99 ${burst.p99.at(-1)} ms ` +
+        `  round ${r}: drain median ${burst.drain.at(-1)} ms (raw ${burst.rawDrain.at(-1)} ms), of which the intake ${burst.intake.at(-1)} ms (raw addBulk ${burst.rawIntake.at(-1)} ms); 202 → provider p50 ${burst.p50.at(-1)} ms, p99 ${burst.p99.at(-1)} ms ` +
           `(raw add → provider p50 ${burst.rawP50.at(-1)} ms, p99 ${burst.rawP99.at(-1)} ms); drains ${ours.map((x) => x.drainMs).join('/')} vs raw ${theirs.map((x) => x.drainMs).join('/')}`,
       );
     }
@@ -818,6 +832,16 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
     1.2,
     false,
   );
+  rows.push({
+    case: '3b',
+    subject: bursty,
+    metric: 'intake ms (first sent → last 202)',
+    value: median(burst.intake),
+    reference: `${rawLabel} (addBulk)`,
+    referenceValue: median(burst.rawIntake),
+    rounds: burst.intake,
+    referenceRounds: burst.rawIntake,
+  });
   rows.push({
     case: '3b',
     subject: bursty,
