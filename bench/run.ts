@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { Queue } from 'bullmq';
 import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
+import { RedisKeys } from '@lib/store';
 import { CryptoPool, type SignedHttpRequest } from './lib/crypto-pool';
 import { BurstClient, closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
 import {
@@ -184,12 +185,19 @@ async function startReference(name: string, file: string, env: Record<string, st
 
 // -------------------------------------------------------- request pools ---
 
-async function clearQueue(queue: Queue): Promise<void> {
+/**
+ * Empties a queue. For the service's queue (`service`: its Redis), its dispatches leave
+ * the pending set too: a pending dispatch whose job is gone is what the
+ * worker's repair queues again, which would put one run's discarded work into
+ * a later case's measurement.
+ */
+async function clearQueue(queue: Queue, service?: Redis): Promise<void> {
   await queue.obliterate({ force: true }).catch(async () => {
     // obliterate refuses while a worker holds a job; wait and retry once
     await sleep(1000);
     await queue.obliterate({ force: true });
   });
+  if (service) await service.del(new RedisKeys(PREFIX).pendingDispatches);
 }
 
 function describeFailures(r: ClosedLoopResult): string {
@@ -272,7 +280,7 @@ async function runTarget(
     // The api's coalesced requests re-add an existing job id (a no-op), so
     // the jobs in the queue count the requests that went through the whole send path.
     queued = await t.queue.getJobCountByTypes('waiting', 'prioritized', 'delayed');
-    await clearQueue(t.queue);
+    await clearQueue(t.queue, t.id === 'api' ? stack.admin : undefined);
   }
   if (result.non2xx || result.errors)
     notes.push(`${t.label}, run of ${signed.length}: ${result.non2xx} non-2xx (${describeFailures(result)}), ${result.errors} errors`);
@@ -620,7 +628,7 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
           }
           const cpuA = a.cpu;
           const cpuB = b.cpu;
-          await clearQueue(queue);
+          await clearQueue(queue, stack.admin);
           await clearQueue(rawQueue);
           if (warm) continue;
           ours.push(throughput(a.arrivals));
@@ -681,7 +689,7 @@ async function endToEndRate(stack: Stack, pool: CryptoPool, clients: BenchClient
   const result = await closedLoop(stack.apiUrl!, signed, opt.connections);
   const arrivals = await collectArrivals(stack.fakes, result.ok);
   await waitDrained(queue);
-  await clearQueue(queue);
+  await clearQueue(queue, stack.admin);
   return result.ok / ((Math.max(...arrivals.map((a) => a.t)) - startedAt) / 1000);
 }
 
@@ -737,7 +745,7 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
       const okSamples = samples.filter((s) => s.status === 202);
       const arrivals = await collectArrivals(stack.fakes, okSamples.length);
       await waitDrained(queue);
-      await clearQueue(queue);
+      await clearQueue(queue, stack.admin);
       if (warm) continue;
       const arrivalByDevice = new Map(arrivals.map((a) => [byPhone.get(a.to), a.t]));
       const latencies = okSamples.map((s) => (arrivalByDevice.get(s.deviceKey) ?? NaN) - s.answeredAt).filter(Number.isFinite);
@@ -799,7 +807,7 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
         }
         await sleep(100);
       }
-      await clearQueue(queue);
+      await clearQueue(queue, stack.admin);
       if (warm) continue;
       const pooled = (runs: BurstRun[]) => runs.flatMap((x) => x.handoffs);
       burst.drain.push(median(ours.map((x) => x.drainMs)));
@@ -932,7 +940,7 @@ async function main(): Promise<void> {
           // Case 3 alone: a short closed-loop run gives the api's maximum.
           const signed = await pool.sign(resendRequests(devices, 3000, { at: 0 }));
           apiRps.value = (await closedLoop(stack.apiUrl!, signed, opt.connections)).rps;
-          await clearQueue(queue);
+          await clearQueue(queue, stack.admin);
         }
       }
     } finally {

@@ -63,7 +63,8 @@ const RETRY = { attempts: 6, backoffMs: 1000 };
  * e-mail) and one pending device each, as the api does: the device and its
  * dispatch in one step, then its first send job. The jobs go to `jobsTo`: the service's queue
  * (paused) when a run is to send them, a parked queue nobody consumes when a
- * run needs the devices only.
+ * run needs the devices only (their first dispatch is then no longer pending,
+ * as if a worker had given up on it).
  */
 export async function seedDevices(
   redis: RedisClient,
@@ -116,6 +117,11 @@ export async function seedDevices(
           if (result.outcome !== 'queued') throw new Error(`seeding a device: ${result.outcome}`);
           const job = sendTokenJob({ dispatchId: device.dispatchId, requestId }, RETRY, DEFAULT_DATA_LIFETIMES);
           await jobsTo.add(job.name, job.data, job.opts);
+          // A parked first send will never run: drop it from the pending
+          // dispatches, or the worker's repair would find it without a job
+          // in the service's queue and queue it again, in the middle of a
+          // measured run.
+          if (PARKED.has(jobsTo)) await devices.dropPending(device.dispatchId, true);
         })(),
       );
     }
@@ -124,10 +130,14 @@ export async function seedDevices(
   return out;
 }
 
+/** Queues made by dispatchQueue(…, parked = true). */
+const PARKED = new WeakSet<Queue>();
+
 /** The service's dispatch queue, for seeding jobs and cleaning up between rounds; or, with `parked`, a queue of the same name that nobody consumes. */
 export function dispatchQueue(redis: RedisClient, prefix: string, parked = false): Queue {
   const queue = new Queue(DISPATCH_QUEUES.sms, { connection: redis, prefix: new RedisKeys(parked ? `${prefix}-parked` : prefix).queuePrefix });
   queue.on('error', () => undefined);
+  if (parked) PARKED.add(queue);
   return queue;
 }
 
