@@ -29,6 +29,8 @@ export const PUBLISHED_SECRETS: readonly string[] = [
   // Unit and integration specs.
   'admin-token-0123456789abcdef',
   'send-token-handler-test-secret-0123456789',
+  'dispatch-queue-test-secret-0123456789',
+  'dispatch-queue-test-admin-token-0123456789',
   'a-test-secret-that-is-long-enough-0000',
   'another-secret-that-is-long-enough-111',
 ];

@@ -31,7 +31,7 @@ export class DispatchQueue implements OnModuleInit {
     this.adders = { sms: this.adder(sms), email: this.adder(email) };
   }
 
-  /** Jobs added in the same turn of the event loop go to Redis together (`addBulk`: one round trip). */
+  /** Jobs added in the same turn of the event loop go to Redis together (`addBulk`: one round trip); untraced only (see add). */
   private adder(queue: Queue<SendTokenPayload>): DataLoader<SendJob, void> {
     return new DataLoader<SendJob, void>(
       async (jobs) => {
@@ -59,6 +59,19 @@ export class DispatchQueue implements OnModuleInit {
 
   /** Adds the dispatch's send job to its channel's queue (a no-op if it exists); a Redis failure is an InfrastructureError. */
   async add(payload: SendTokenPayload, channel: ContactType): Promise<void> {
-    await this.adders[channel].load(sendTokenJob(payload, this.config.retry, this.config.lifetimes));
+    const job = sendTokenJob(payload, this.config.retry, this.config.lifetimes);
+    const queue = this.byChannel[channel];
+    if (queue.opts.telemetry) {
+      // Traced, each job is added in its own request's context: its producer
+      // span, and the worker's after it, belong to that request's trace (an
+      // addBulk would put a whole batch under the first request's).
+      try {
+        await queue.add(job.name, job.data, job.opts);
+      } catch (err) {
+        throw new InfrastructureError('redis', { cause: err });
+      }
+      return;
+    }
+    await this.adders[channel].load(job);
   }
 }
