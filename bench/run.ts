@@ -263,7 +263,7 @@ async function runTarget(
   stack: Stack,
   t: Target,
   signed: SignedHttpRequest[],
-): Promise<{ result: ClosedLoopResult; queued?: number; cpuUs: CpuUs; commands: { command: string; calls: number; us: number }[] }> {
+): Promise<{ result: ClosedLoopResult; queued?: number; cpuUs: CpuUs; commands: CommandTime[] }> {
   await stack.admin.config('RESETSTAT');
   const cpu0 = { target: t.proc.cpuMs(), redis: stack.redis.proc.cpuMs(), bench: process.cpuUsage() };
   const result = await closedLoop(t.url, signed, opt.connections);
@@ -292,9 +292,16 @@ async function runTarget(
   return { result, queued, cpuUs, commands };
 }
 
+/** One command's calls and Redis's own time in it, per request. */
+interface CommandTime {
+  command: string;
+  calls: number;
+  us: number;
+}
+
 /** Redis's own time per request in each command (`INFO commandstats` after a `CONFIG RESETSTAT`), largest first. */
-function commandTimes(info: string, requests: number): { command: string; calls: number; us: number }[] {
-  const rows: { command: string; calls: number; us: number }[] = [];
+function commandTimes(info: string, requests: number): CommandTime[] {
+  const rows: CommandTime[] = [];
   for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
     if (m[1] === 'config' || m[1] === 'info') continue;
     rows.push({ command: m[1], calls: Number(m[2]) / requests, us: Number(m[3]) / requests });
@@ -346,7 +353,7 @@ async function measureTargets(
   const cursor = { at: 0 };
   const results: Record<string, ClosedLoopResult[]> = Object.fromEntries(targets.map((t) => [t.id, []]));
   const cpu: Record<string, CpuUs[]> = Object.fromEntries(targets.map((t) => [t.id, []]));
-  const commands: Record<string, { command: string; calls: number; us: number }[]> = {};
+  const commands: Record<string, CommandTime[]> = {};
   const estimate: Record<string, number> = {};
   const apiQueuedShare: number[] = [];
   // Warm-up (JIT, connections, key caches) and the first estimates.

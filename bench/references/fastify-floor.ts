@@ -9,16 +9,11 @@
  * and the timestamp window, as the api checks them. No replay guard, no
  * account or device read, no coalescing, no caps, no logging.
  */
-import Fastify from 'fastify';
-import { Queue } from 'bullmq';
-import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
-import { createRedis } from '@lib/store';
-import { DISPATCH_QUEUES, DispatchJobName, dispatchJobOptions } from '@lib/dispatch-contract';
-import { DEFAULT_DATA_LIFETIMES } from '@lib/domain';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { algorithmForKey, parseSignatureTimestamp, payloadMd5Matches, type RequestSigningAlg } from '@lib/request-signing';
 import { verifyCompactJwt } from '../lib/compact-jws';
+import { fastifyReference } from './fastify-common';
 
-const port = Number(process.env.PORT);
 const maxSkewMs = Number(process.env.AUTH_MAX_CLOCK_SKEW_SECONDS ?? 300) * 1000;
 const clients = new Map<string, { key: KeyObject; alg: RequestSigningAlg }>(
   (JSON.parse(process.env.BENCH_CLIENTS ?? '[]') as { clientKey: string; publicKeyPem: string }[]).map((c) => {
@@ -26,14 +21,10 @@ const clients = new Map<string, { key: KeyObject; alg: RequestSigningAlg }>(
     return [c.clientKey.toLowerCase(), { key, alg: algorithmForKey(key) }];
   }),
 );
-const connection = createRedis('command', { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', commandTimeoutMs: 500 }, 'bench-verify-floor');
-const queue = new Queue(DISPATCH_QUEUES.sms, { connection, prefix: process.env.QUEUE_PREFIX ?? 'bench-vfloor:bull' });
-queue.on('error', () => undefined);
-const retry = { attempts: 6, backoffMs: 1000 };
+const { app, queueAndAccept, serve } = fastifyReference('bench-verify-floor', 'bench-vfloor:bull');
 
 const unauthenticated = (detail: string) => ({ title: 'QI Unauthenticated', description: detail, code: 'GDF000014', extra_fields: { reason: detail } });
 
-const app = Fastify({ logger: false });
 // The body's exact bytes are what payload_md5 covers.
 app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
@@ -66,22 +57,8 @@ app.patch<{ Params: { account_key: string; device_key: string }; Body: Buffer | 
         return reply.code(400).send({ title: 'Bad Request', description: 'Schema Error', code: 'QIT000001', extra_fields: {} });
       }
     }
-    const dispatchId = randomUUID();
-    await queue.add(
-      DispatchJobName.sendToken,
-      { dispatchId, accountKey: req.params.account_key, deviceKey: req.params.device_key, channel, requestId: req.id },
-      { ...dispatchJobOptions(retry, DEFAULT_DATA_LIFETIMES), jobId: dispatchId },
-    );
-    return reply.code(202).send({ device_key: req.params.device_key, device_status: 'pending_2fa_approval', created_at: new Date(nowMs).toISOString() });
+    return queueAndAccept(reply, { accountKey: req.params.account_key, deviceKey: req.params.device_key, channel, requestId: req.id, at: new Date(nowMs) });
   },
 );
 
-app.listen({ port, host: '127.0.0.1' }).then(() => console.log(`listening on ${port} (${clients.size} clients)`));
-process.on(
-  'SIGTERM',
-  () =>
-    void app
-      .close()
-      .then(() => queue.close())
-      .then(() => process.exit(0)),
-);
+serve(`${clients.size} clients`);

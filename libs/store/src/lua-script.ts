@@ -66,6 +66,21 @@ return replies
 export type ScriptArg = string | number | Buffer;
 
 /**
+ * A dataloader that sends the calls made in the same turn of the event loop
+ * together (flushed with setImmediate, at most `maxCalls` at a time, nothing
+ * cached). `batch` answers each call in its place (a value or an Error for
+ * that call); if it throws, every call of the batch is rejected with it.
+ */
+export function perTurnBatch<K, V>(batch: (calls: readonly K[]) => Promise<readonly (V | Error)[]>, maxCalls = 64): DataLoader<K, V> {
+  return new DataLoader<K, V>(batch, { cache: false, maxBatchSize: maxCalls, batchScheduleFn: (send) => setImmediate(send) });
+}
+
+interface ScriptCall {
+  keys: readonly string[];
+  args: readonly ScriptArg[];
+}
+
+/**
  * Runs one script on one connection for many callers, sending the calls made
  * in the same turn of the event loop as one invocation of the script's batched
  * form (at most `maxCalls`): one round trip, one command for Redis to read,
@@ -76,7 +91,7 @@ export type ScriptArg = string | number | Buffer;
  */
 export class ScriptBatch {
   private readonly batch: LuaScript;
-  private readonly loader: DataLoader<{ keys: readonly string[]; args: readonly ScriptArg[] }, unknown>;
+  private readonly loader: DataLoader<ScriptCall, unknown>;
 
   constructor(
     private readonly script: LuaScript,
@@ -84,20 +99,16 @@ export class ScriptBatch {
     maxCalls = 64,
   ) {
     this.batch = script.batched();
-    this.loader = new DataLoader((calls) => this.runAll(calls), { cache: false, maxBatchSize: maxCalls, batchScheduleFn: (send) => setImmediate(send) });
+    this.loader = perTurnBatch((calls) => this.runAll(calls), maxCalls);
   }
 
   run(keys: readonly string[], args: readonly ScriptArg[]): Promise<unknown> {
     return this.loader.load({ keys, args });
   }
 
-  private async runAll(calls: readonly { keys: readonly string[]; args: readonly ScriptArg[] }[]): Promise<unknown[]> {
-    if (calls.length === 1) {
-      return this.script.run(this.redis, calls[0].keys, calls[0].args).then(
-        (reply) => [reply],
-        (err: unknown) => [err instanceof Error ? err : new Error(String(err))],
-      );
-    }
+  /** A Redis fault rejects every call (InfrastructureError, from LuaScript.run); a call's own script error, that call only. */
+  private async runAll(calls: readonly ScriptCall[]): Promise<unknown[]> {
+    if (calls.length === 1) return [await this.script.run(this.redis, calls[0].keys, calls[0].args)];
     const keys: string[] = [];
     const args: ScriptArg[] = [calls.length];
     for (const c of calls) args.push(c.keys.length);
@@ -106,12 +117,7 @@ export class ScriptBatch {
       keys.push(...c.keys);
       args.push(...c.args);
     }
-    let replies: unknown[];
-    try {
-      replies = (await this.batch.run(this.redis, keys, args)) as unknown[];
-    } catch (err) {
-      return calls.map(() => err as Error);
-    }
+    const replies = (await this.batch.run(this.redis, keys, args)) as unknown[];
     return replies.map((r) => (r instanceof Error ? new InfrastructureError('redis', { cause: r }) : r));
   }
 }

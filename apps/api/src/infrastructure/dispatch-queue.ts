@@ -9,18 +9,19 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import DataLoader from 'dataloader';
 import type { ApiConfig } from '@lib/config';
 import { DISPATCH_QUEUES, sendTokenJob, type SendTokenPayload } from '@lib/dispatch-contract';
 import { InfrastructureError, type ContactType } from '@lib/domain';
+import { perTurnBatch } from '@lib/store';
 import { APP_CONFIG } from './tokens';
 
 type SendJob = ReturnType<typeof sendTokenJob>;
+type AddJob = (job: SendJob) => Promise<unknown>;
 
 @Injectable()
 export class DispatchQueue implements OnModuleInit {
   private readonly byChannel: Readonly<Record<ContactType, Queue<SendTokenPayload>>>;
-  private readonly adders: Readonly<Record<ContactType, DataLoader<SendJob, void>>>;
+  private readonly adders: Readonly<Record<ContactType, AddJob>>;
 
   constructor(
     @InjectQueue(DISPATCH_QUEUES.sms) sms: Queue<SendTokenPayload>,
@@ -31,19 +32,20 @@ export class DispatchQueue implements OnModuleInit {
     this.adders = { sms: this.adder(sms), email: this.adder(email) };
   }
 
-  /** Jobs added in the same turn of the event loop go to Redis together (`addBulk`: one round trip); untraced only (see add). */
-  private adder(queue: Queue<SendTokenPayload>): DataLoader<SendJob, void> {
-    return new DataLoader<SendJob, void>(
-      async (jobs) => {
-        try {
-          await queue.addBulk(jobs.map((j) => ({ name: j.name, data: j.data, opts: j.opts })));
-          return jobs.map(() => undefined);
-        } catch (err) {
-          return jobs.map(() => new InfrastructureError('redis', { cause: err }));
-        }
-      },
-      { cache: false, maxBatchSize: 64, batchScheduleFn: (send) => setImmediate(send) },
-    );
+  /**
+   * How a channel's jobs reach Redis. Untraced, the jobs added in the same
+   * turn of the event loop go together (`addBulk`: one round trip). Traced,
+   * each goes on its own, in its request's context: its producer span, and
+   * the worker's after it, belong to that request's trace (an addBulk would
+   * put a whole batch under the first request's).
+   */
+  private adder(queue: Queue<SendTokenPayload>): AddJob {
+    if (queue.opts.telemetry) return (job) => queue.add(job.name, job.data, job.opts);
+    const jobs = perTurnBatch<SendJob, void>(async (batch) => {
+      await queue.addBulk([...batch]);
+      return batch.map(() => undefined);
+    });
+    return (job) => jobs.load(job);
   }
 
   /** Every send queue, SMS first. */
@@ -60,18 +62,10 @@ export class DispatchQueue implements OnModuleInit {
   /** Adds the dispatch's send job to its channel's queue (a no-op if it exists); a Redis failure is an InfrastructureError. */
   async add(payload: SendTokenPayload, channel: ContactType): Promise<void> {
     const job = sendTokenJob(payload, this.config.retry, this.config.lifetimes);
-    const queue = this.byChannel[channel];
-    if (queue.opts.telemetry) {
-      // Traced, each job is added in its own request's context: its producer
-      // span, and the worker's after it, belong to that request's trace (an
-      // addBulk would put a whole batch under the first request's).
-      try {
-        await queue.add(job.name, job.data, job.opts);
-      } catch (err) {
-        throw new InfrastructureError('redis', { cause: err });
-      }
-      return;
+    try {
+      await this.adders[channel](job);
+    } catch (err) {
+      throw new InfrastructureError('redis', { cause: err });
     }
-    await this.adders[channel].load(job);
   }
 }
