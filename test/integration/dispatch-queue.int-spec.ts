@@ -1,8 +1,8 @@
 /**
  * The api's DispatchQueue on real BullMQ queues: the send jobs of one turn of
  * the event loop reach Redis in one `addBulk`, each with the options a lone
- * add gives it; adding a job again is harmless; a Redis failure rejects each
- * caller as an infrastructure fault.
+ * add gives it, and a turn's only job with `add`; adding a job again is
+ * harmless; a Redis failure rejects each caller as an infrastructure fault.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue } from 'bullmq';
@@ -56,6 +56,23 @@ describe('DispatchQueue on BullMQ', () => {
       expect(job?.opts).toMatchObject({ attempts: expected.opts.attempts, backoff: expected.opts.backoff });
     }
     expect(await email.getJobCounts('waiting')).toEqual({ waiting: 1 });
+  });
+
+  it("adds a turn's only job with add, with the same options", async () => {
+    const bulk = jest.spyOn(sms, 'addBulk');
+    const add = jest.spyOn(sms, 'add');
+    const p = payload();
+
+    await queue.add(p, 'sms');
+
+    expect(bulk).not.toHaveBeenCalled();
+    expect(add).toHaveBeenCalledTimes(1);
+    bulk.mockRestore();
+    add.mockRestore();
+    const expected = sendTokenJob(p, config.retry, config.lifetimes);
+    const job = await sms.getJob(p.dispatchId);
+    expect(job?.data).toEqual(p);
+    expect(job?.opts).toMatchObject({ attempts: expected.opts.attempts, backoff: expected.opts.backoff });
   });
 
   it('keeps the first job when a dispatch is added again', async () => {

@@ -34,15 +34,18 @@ export class DispatchQueue implements OnModuleInit {
 
   /**
    * How a channel's jobs reach Redis. Untraced, the jobs added in the same
-   * turn of the event loop go together (`addBulk`: one round trip). Traced,
-   * each goes on its own, in its request's context: its producer span, and
-   * the worker's after it, belong to that request's trace (an addBulk would
-   * put a whole batch under the first request's).
+   * turn of the event loop go together (`addBulk`: one round trip), and a
+   * turn's only job with `add`, which costs the api about half as much CPU
+   * as an `addBulk` of one: no pipeline to build (ADR 8). Traced, each goes
+   * on its own, in its request's context: its producer span, and the
+   * worker's after it, belong to that request's trace (an addBulk would put
+   * a whole batch under the first request's).
    */
   private adder(queue: Queue<SendTokenPayload>): AddJob {
-    if (queue.opts.telemetry) return (job) => queue.add(job.name, job.data, job.opts);
+    const addOne = (job: SendJob) => queue.add(job.name, job.data, job.opts);
+    if (queue.opts.telemetry) return addOne;
     const jobs = perTurnBatch<SendJob, void>(async (batch) => {
-      await queue.addBulk([...batch]);
+      await (batch.length === 1 ? addOne(batch[0]) : queue.addBulk([...batch]));
       return batch.map(() => undefined);
     });
     return (job) => jobs.load(job);
