@@ -21,7 +21,7 @@ import { Queue } from 'bullmq';
 import { DISPATCH_QUEUES } from '@lib/dispatch-contract';
 import { RedisKeys } from '@lib/store';
 import { CryptoPool, type SignedHttpRequest } from './lib/crypto-pool';
-import { BurstClient, closedLoop, openLoop, type ClosedLoopResult } from './lib/load';
+import { BurstClient, closedLoop, describeRefusals, openLoop, type ClosedLoopResult } from './lib/load';
 import {
   FakeProviders,
   LOG_DIR,
@@ -761,7 +761,8 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
       const arrivalByDevice = new Map(arrivals.map((a) => [byPhone.get(a.to), a.t]));
       const latencies = okSamples.map((s) => (arrivalByDevice.get(s.deviceKey) ?? NaN) - s.answeredAt).filter(Number.isFinite);
       const sendLatencies = okSamples.map((s) => (arrivalByDevice.get(s.deviceKey) ?? NaN) - s.sentAt).filter(Number.isFinite);
-      if (okSamples.length !== samples.length) notes.push(`3a: ${samples.length - okSamples.length} of ${samples.length} requests not 202`);
+      if (okSamples.length !== samples.length)
+        notes.push(`3a: ${samples.length - okSamples.length} of ${samples.length} requests not 202 (${describeRefusals(samples)})`);
       p50s.push(percentile(latencies, 50));
       p99s.push(percentile(latencies, 99));
       sendP99s.push(percentile(sendLatencies, 99));
@@ -787,7 +788,8 @@ async function case3(stack: Stack, pool: CryptoPool, clients: BenchClient[], que
           await stack.fakes.collect();
           const samples = await burstClient.fire(signed.slice(from, from + opt.connections));
           const ok = samples.filter((s) => s.status === 202);
-          if (ok.length !== samples.length) notes.push(`3b: ${samples.length - ok.length} of ${samples.length} burst requests not 202`);
+          if (ok.length !== samples.length)
+            notes.push(`3b: ${samples.length - ok.length} of ${samples.length} burst requests not 202 (${describeRefusals(samples)})`);
           const arrivals = await collectArrivals(stack.fakes, ok.length);
           await waitDrained(queue);
           const arrivalByDevice = new Map(arrivals.map((a) => [byPhone.get(a.to), a.t]));

@@ -78,6 +78,28 @@ export interface OpenLoopSample {
   /** Epoch ms when the answer arrived. */
   answeredAt: number;
   status: number;
+  /** A refusal's error code from the contract's envelope (`code`), else undefined. */
+  errorCode?: string;
+}
+
+function envelopeCode(chunks: Buffer[]): string | undefined {
+  try {
+    const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { code?: unknown };
+    return typeof body.code === 'string' ? body.code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** How a run's refused requests were answered, e.g. `503 OBD000097 × 3, 0 (transport error) × 1`. */
+export function describeRefusals(samples: readonly OpenLoopSample[]): string {
+  const counts = new Map<string, number>();
+  for (const s of samples) {
+    if (s.status === 202) continue;
+    const key = s.status === 0 ? '0 (transport error)' : `${s.status}${s.errorCode ? ` ${s.errorCode}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${k} × ${n}`).join(', ');
 }
 
 /** Sends one request; resolves with its sample (status 0 for a transport error). */
@@ -87,8 +109,14 @@ function sendOne(url: URL, r: SignedHttpRequest, agent: Agent): Promise<OpenLoop
     const req = request(
       { host: url.hostname, port: url.port, method: r.method, path: r.path, headers: { ...r.headers, 'content-length': Buffer.byteLength(r.body) }, agent },
       (res) => {
-        res.resume();
-        res.on('end', () => resolve({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status: res.statusCode ?? 0 }));
+        const status = res.statusCode ?? 0;
+        const chunks: Buffer[] = [];
+        // A 202's body is not needed; a refusal's names its error code.
+        if (status === 202) res.resume();
+        else res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status, errorCode: status === 202 ? undefined : envelopeCode(chunks) }),
+        );
       },
     );
     req.on('error', () => resolve({ deviceKey: r.deviceKey, sentAt, answeredAt: Date.now(), status: 0 }));
