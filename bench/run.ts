@@ -309,6 +309,13 @@ function commandTimes(info: string, requests: number): CommandTime[] {
   return rows.sort((a, b) => b.us - a.us);
 }
 
+/** The commands that took at least 0.5 µs per request, largest first: `evalsha 1.12 calls 116 µs, …`. */
+const commandText = (commands: readonly CommandTime[]) =>
+  commands
+    .filter((x) => x.us >= 0.5)
+    .map((x) => `${x.command} ${x.calls.toFixed(2)} calls ${x.us.toFixed(0)} µs`)
+    .join(', ');
+
 const cpuText = (c: CpuUs) => `${c.target.toFixed(0)} / redis ${c.redis.toFixed(0)} / autocannon ${c.loadgen.toFixed(0)}`;
 
 /**
@@ -383,11 +390,8 @@ async function measureTargets(
     notes.push(
       `${caseId}, ${t.label}: median CPU µs per request, process / redis / autocannon: ${cpuText({ target: median(c.map((x) => x.target)), redis: median(c.map((x) => x.redis)), loadgen: median(c.map((x) => x.loadgen)) })}`,
     );
-    const byCommand = (commands[t.id] ?? []).filter((x) => x.us >= 0.5);
-    if (byCommand.length)
-      notes.push(
-        `${caseId}, ${t.label}: Redis's command time per request (last round): ${byCommand.map((x) => `${x.command} ${x.calls.toFixed(2)} calls ${x.us.toFixed(0)} µs`).join(', ')}`,
-      );
+    const byCommand = commandText(commands[t.id] ?? []);
+    if (byCommand) notes.push(`${caseId}, ${t.label}: Redis's command time per request (last round): ${byCommand}`);
   }
   const rps = (id: string) => results[id].map((x) => x.rps);
   const p50 = (id: string) => results[id].map((x) => x.p50);
@@ -604,12 +608,13 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
           const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count, queue);
           const runOurs = async () => {
             await stack.fakes.collect();
+            await stack.admin.config('RESETSTAT');
             const cpu0 = [worker.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
             await queue.resume();
             const arrivals = await collectArrivals(stack.fakes, count);
             await waitDrained(queue);
             const cpu = [worker.cpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
-            return { arrivals, cpu };
+            return { arrivals, cpu, commands: commandTimes(await stack.admin.info('commandstats'), count) };
           };
           // Raw: the same number of jobs, each one provider call.
           const runRaw = async () => {
@@ -620,16 +625,17 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
               );
             }
             await stack.fakes.collect();
+            await stack.admin.config('RESETSTAT');
             const cpu0 = [raw.proc.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
             await rawQueue.resume();
             const arrivals = await collectArrivals(stack.fakes, count);
             await waitDrained(rawQueue);
             const cpu = [raw.proc.cpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
-            return { arrivals, cpu };
+            return { arrivals, cpu, commands: commandTimes(await stack.admin.info('commandstats'), count) };
           };
           // Which one goes first alternates between rounds.
-          let a: { arrivals: { t: number }[]; cpu: number[] };
-          let b: { arrivals: { t: number }[]; cpu: number[] };
+          let a: { arrivals: { t: number }[]; cpu: number[]; commands: CommandTime[] };
+          let b: { arrivals: { t: number }[]; cpu: number[]; commands: CommandTime[] };
           if (r % 2 === 0) {
             a = await runOurs();
             b = await runRaw();
@@ -650,6 +656,12 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
             `  c=${c} round ${r}: worker ${ours[ours.length - 1].toFixed(0)} jobs/s, raw ${theirs[theirs.length - 1].toFixed(0)} jobs/s (${count} jobs; ` +
               `CPU µs per job, process/redis/fakes: worker ${us(cpuA)}, raw ${us(cpuB)})`,
           );
+          if (r === opt.rounds)
+            for (const [who, run] of [
+              ['worker', a],
+              ['raw BullMQ worker', b],
+            ] as const)
+              notes.push(`2, c=${c}, ${who}: Redis's command time per job (last round): ${commandText(run.commands)}`);
         }
       } finally {
         await raw.proc.stop();
