@@ -3,18 +3,23 @@
  * the sends in flight and exits; another worker sends the rest. Every token
  * is sent exactly once.
  */
+import { QueueProbe } from '../support/queue-probe';
+import { TEST_REDIS_URL } from '../support/redis';
 import { Stack } from '../support/stack';
 
 describe('worker graceful shutdown', () => {
   let stack: Stack;
+  let queues: QueueProbe;
 
   beforeAll(async () => {
     stack = await Stack.start({ label: 'shutdown', env: { WORKER_CONCURRENCY: '4', WORKER_SHUTDOWN_GRACE_MS: '20000' } });
+    queues = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
     // Slow provider, so sends are in flight when the signal arrives.
     stack.twilio.delay(400);
   });
 
   afterAll(async () => {
+    await queues?.close();
     await stack?.stop();
   });
 
@@ -47,6 +52,9 @@ describe('worker graceful shutdown', () => {
     expect(stack.twilio.requests).toHaveLength(devices.length);
 
     for (const d of devices) {
+      // A job ends once its send is recorded, just after the provider's answer.
+      const { dispatch_id: dispatchId } = (await d.client.query(d.accountKey, d.deviceKey)).body.token_dispatch;
+      expect(await queues.finished(dispatchId, 10_000)).toBe('completed');
       const q = await d.client.query(d.accountKey, d.deviceKey);
       expect(q.body.token_dispatch).toMatchObject({ state: 'sent', attempts: 1 });
     }
@@ -57,6 +65,7 @@ describe('worker graceful shutdown', () => {
 
 describe('worker shutdown past its grace period', () => {
   let stack: Stack;
+  let queues: QueueProbe;
   const GRACE_MS = 500;
   const PROVIDER_DELAY_MS = 6_000;
 
@@ -66,9 +75,11 @@ describe('worker shutdown past its grace period', () => {
       // The provider answers after 6 s, within its timeout: only the grace can cut the send short.
       env: { WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS), WORKER_LOCK_DURATION_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', PROVIDER_TIMEOUT_MS: '10000' },
     });
+    queues = await new QueueProbe(TEST_REDIS_URL, stack.prefix).ready();
   });
 
   afterAll(async () => {
+    await queues?.close();
     await stack?.stop();
   });
 
@@ -90,11 +101,15 @@ describe('worker shutdown past its grace period', () => {
     expect(exitedAfterMs).toBeLessThan(PROVIDER_DELAY_MS - 2_000);
 
     stack.twilio.delay(0);
+    const { dispatch_id: dispatchId } = (await device.client.query(device.accountKey, device.deviceKey)).body.token_dispatch;
     await stack.startWorker();
-    const messages = await stack.twilio.waitForMessages(1, 15_000);
-    const codes = new Set(messages.filter((m) => m.to === device.approver.phone_number).map((m) => m.body));
+    // The job ends once the new worker's send is answered and recorded. The
+    // fake still answers the first worker's abandoned request, whenever its
+    // delay is over: that copy alone says nothing about the new worker.
+    expect(await queues.finished(dispatchId, 15_000)).toBe('completed');
+    const codes = new Set(stack.twilio.messages.filter((m) => m.to === device.approver.phone_number).map((m) => m.body));
     expect(codes.size).toBe(1); // however many copies arrive, one code
     const q = await device.client.query(device.accountKey, device.deviceKey);
-    expect(q.body.token_dispatch.state).toBe('sent');
+    expect(q.body.token_dispatch).toMatchObject({ dispatch_id: dispatchId, state: 'sent' });
   });
 });
