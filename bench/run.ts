@@ -368,12 +368,15 @@ async function measureTargets(
   // load to reach its steady state, a reference's a fraction of one.
   const warm = await pool.sign(resendRequests(devices, sizes.warm, cursor));
   for (const t of targets) estimate[t.id] = (await runTarget(stack, t, warm)).result.rps;
-  const steady = await pool.sign(resendRequests(devices, Math.max(...targets.map((t) => Math.round(estimate[t.id] * opt.seconds))), cursor));
-  for (const t of targets) estimate[t.id] = (await runTarget(stack, t, steady.slice(0, Math.round(estimate[t.id] * opt.seconds)))).result.rps;
+  // A run's requests: what the target's last rate takes in the run's length.
+  const runCounts = () => Object.fromEntries(targets.map((t) => [t.id, Math.max(sizes.min, Math.round(estimate[t.id] * opt.seconds))]));
+  const steadyCounts = runCounts();
+  const steady = await pool.sign(resendRequests(devices, Math.max(...Object.values(steadyCounts)), cursor));
+  for (const t of targets) estimate[t.id] = (await runTarget(stack, t, steady.slice(0, steadyCounts[t.id]))).result.rps;
   for (let r = 0; r < opt.rounds; r++) {
     await beforeRound?.();
     const order = [...targets.slice(r % targets.length), ...targets.slice(0, r % targets.length)];
-    const counts = Object.fromEntries(targets.map((t) => [t.id, Math.max(sizes.min, Math.round(estimate[t.id] * opt.seconds))]));
+    const counts = runCounts();
     const signed = await pool.sign(resendRequests(devices, Math.max(...Object.values(counts)), cursor));
     for (const t of order) {
       const run = await runTarget(stack, t, signed.slice(0, counts[t.id]));
@@ -578,6 +581,25 @@ const throughput = (arrivals: { t: number }[]) => {
   return (ts.length - 1) / ((ts[ts.length - 1] - ts[0]) / 1000);
 };
 
+interface DrainRun {
+  arrivals: { t: number }[];
+  /** CPU µs per job: the consumer's process, redis-server, the fake providers. */
+  cpu: number[];
+  commands: CommandTime[];
+}
+
+/** Releases a paused queue of `count` jobs and waits for all of them at the fake provider and for the queue to drain. */
+async function drainPaused(stack: Stack, queue: Queue, consumerCpuMs: () => number, count: number): Promise<DrainRun> {
+  await stack.fakes.collect();
+  await stack.admin.config('RESETSTAT');
+  const cpu0 = [consumerCpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
+  await queue.resume();
+  const arrivals = await collectArrivals(stack.fakes, count);
+  await waitDrained(queue);
+  const cpu = [consumerCpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
+  return { arrivals, cpu, commands: commandTimes(await stack.admin.info('commandstats'), count) };
+}
+
 /** Case 2: jobs/s of the worker vs a raw BullMQ worker, same fake latency and concurrency. */
 async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerRps: Map<number, number>) {
   log(`case 2: worker vs raw BullMQ worker, provider latency ${opt.latencyMs} ms`);
@@ -606,16 +628,7 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
           // Ours: devices waiting for their first token, their jobs queued while paused.
           await queue.pause();
           const devices = await seedDevices(stack.admin, PREFIX, TOKEN_HASH_SECRET, clients, count, queue);
-          const runOurs = async () => {
-            await stack.fakes.collect();
-            await stack.admin.config('RESETSTAT');
-            const cpu0 = [worker.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
-            await queue.resume();
-            const arrivals = await collectArrivals(stack.fakes, count);
-            await waitDrained(queue);
-            const cpu = [worker.cpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
-            return { arrivals, cpu, commands: commandTimes(await stack.admin.info('commandstats'), count) };
-          };
+          const runOurs = () => drainPaused(stack, queue, () => worker.cpuMs(), count);
           // Raw: the same number of jobs, each one provider call.
           const runRaw = async () => {
             await rawQueue.pause();
@@ -624,18 +637,11 @@ async function case2(stack: Stack, clients: BenchClient[], queue: Queue, workerR
                 devices.slice(i, i + 1000).map((d) => ({ name: 'send', data: { to: d.approver.phone_number }, opts: { removeOnComplete: true } })),
               );
             }
-            await stack.fakes.collect();
-            await stack.admin.config('RESETSTAT');
-            const cpu0 = [raw.proc.cpuMs(), stack.redis.proc.cpuMs(), stack.fakes.proc.cpuMs()];
-            await rawQueue.resume();
-            const arrivals = await collectArrivals(stack.fakes, count);
-            await waitDrained(rawQueue);
-            const cpu = [raw.proc.cpuMs() - cpu0[0], stack.redis.proc.cpuMs() - cpu0[1], stack.fakes.proc.cpuMs() - cpu0[2]].map((ms) => (ms * 1000) / count);
-            return { arrivals, cpu, commands: commandTimes(await stack.admin.info('commandstats'), count) };
+            return drainPaused(stack, rawQueue, () => raw.proc.cpuMs(), count);
           };
           // Which one goes first alternates between rounds.
-          let a: { arrivals: { t: number }[]; cpu: number[]; commands: CommandTime[] };
-          let b: { arrivals: { t: number }[]; cpu: number[]; commands: CommandTime[] };
+          let a: DrainRun;
+          let b: DrainRun;
           if (r % 2 === 0) {
             a = await runOurs();
             b = await runRaw();

@@ -44,10 +44,7 @@ export class DispatchQueue implements OnModuleInit {
   private adder(queue: Queue<SendTokenPayload>): AddJob {
     const addOne = (job: SendJob) => queue.add(job.name, job.data, job.opts);
     if (queue.opts.telemetry) return addOne;
-    const jobs = perTurnBatch<SendJob, void>(async (batch) => {
-      await (batch.length === 1 ? addOne(batch[0]) : queue.addBulk([...batch]));
-      return batch.map(() => undefined);
-    });
+    const jobs = perTurnBatch<SendJob, unknown>(async (batch) => queue.addBulk([...batch]), addOne);
     return (job) => jobs.load(job);
   }
 
